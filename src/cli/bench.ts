@@ -1,0 +1,171 @@
+// `npm run bench`: guest workloads on the bare machine, one JSON line each.
+//
+// Each line gives guest MIPS and ratios against baselines measured in the
+// same run: the same workload with 100 breakpoints registered, a plain
+// JavaScript loop doing the ALU loop's arithmetic (a yardstick for how fast
+// this machine runs JavaScript at all), and Bochs running the same boot
+// sector when Bochs is installed (bochs, bochsbios, vgabios and a display
+// plugin such as bochs-sdl or bochs-term).
+//
+//   node dist/bench.js [--quick] [--only NAME[,NAME]] [--no-bochs]
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { assemble, formatDiagnostic } from '../x86/asm/index';
+import { Machine } from '../x86/machine';
+import { readTextFile } from './program';
+
+interface Workload {
+  name: string;
+  file: string;
+  iterations: number;
+  quickIterations: number;
+  description: string;
+  targetMips?: number;
+  /** Bytes moved per iteration, for copy throughput. */
+  bytesPerIteration?: number;
+}
+
+const WORKLOADS: Workload[] = [
+  { name: 'alu-loop', file: 'alu.asm', iterations: 100_000_000, quickIterations: 5_000_000, targetMips: 130,
+    description: 'add eax, ecx / dec ecx / jnz in flat protected mode' },
+  { name: 'memory-loop', file: 'memory.asm', iterations: 25_000_000, quickIterations: 1_000_000, targetMips: 72,
+    description: 'load, add, store, call/inc [mem]/ret with paging on' },
+  { name: 'string-copy', file: 'strcopy.asm', iterations: 2_000, quickIterations: 100, bytesPerIteration: 65536,
+    description: 'rep movsd of 64 KiB, repeated' },
+];
+
+function benchDir(): string {
+  for (const root of [join(__dirname, '..'), process.cwd()]) {
+    const p = join(root, 'bench');
+    if (existsSync(join(p, 'alu.asm'))) return p;
+  }
+  throw new Error('cannot find the bench/ guests');
+}
+
+function build(dir: string, w: Workload, iterations: number): Uint8Array {
+  const path = join(dir, w.file);
+  const source = readFileSync(path, 'utf8').replace(/^%define ITERATIONS \d+/m, `%define ITERATIONS ${iterations}`);
+  const r = assemble(source, { fileName: path, readFile: readTextFile });
+  if (!r.ok) throw new Error(r.diagnostics.map(formatDiagnostic).join('\n'));
+  return r.bytes;
+}
+
+interface Measured { instructions: number; seconds: number; stop: string }
+
+function runOnce(image: Uint8Array, breakpoints: number): Measured {
+  const m = new Machine();
+  m.loadBootSector(image);
+  // Breakpoints a debugger session would hold: in memory the loop never runs.
+  for (let i = 0; i < breakpoints; i++) m.addBreakpoint(0x400000 + i * 0x40);
+  const t0 = process.hrtime.bigint();
+  const stop = m.run(2_000_000_000);
+  const t1 = process.hrtime.bigint();
+  return { instructions: stop.instructions, seconds: Number(t1 - t0) / 1e9, stop: stop.reason };
+}
+
+/** The ALU loop's arithmetic as plain JavaScript: three "instructions" per iteration. */
+function hostLoopMips(iterations: number): number {
+  const t0 = process.hrtime.bigint();
+  let eax = 0;
+  for (let ecx = iterations; ecx !== 0; ecx = (ecx - 1) | 0) eax = (eax + ecx) | 0;
+  const t1 = process.hrtime.bigint();
+  if (eax === 0x7fffffff) console.error(''); // keep the loop observable
+  return (iterations * 3) / (Number(t1 - t0) / 1e3);
+}
+
+interface BochsResult { mips: number; instructions: number; seconds: number }
+
+function bochsAvailable(): boolean {
+  const r = spawnSync('bochs', ['--help'], { encoding: 'utf8' });
+  return r.error === undefined && existsSync('/usr/share/bochs/BIOS-bochs-latest');
+}
+
+/** Runs the boot sector under Bochs twice (tiny and full iteration counts) and takes the difference, removing BIOS and start-up time. */
+function bochsMips(dir: string, w: Workload, iterations: number): BochsResult | string {
+  const tmp = mkdtempSync(join(tmpdir(), 'hyperstep-bochs-'));
+  try {
+    const display = ['sdl2', 'term'].find((d) => existsSync(`/usr/lib/x86_64-linux-gnu/bochs/plugins/libbx_${d}.so`));
+    if (!display) return 'no Bochs display plugin (install bochs-sdl or bochs-term)';
+    const vga = ['/usr/share/bochs/VGABIOS-lgpl-latest', '/usr/share/vgabios/vgabios.bin'].find(existsSync);
+    const runs: { ticks: number; seconds: number }[] = [];
+    for (const n of [1, iterations]) {
+      const img = new Uint8Array(1474560);
+      img.set(build(dir, w, n));
+      writeFileSync(join(tmp, 'disk.img'), img);
+      writeFileSync(join(tmp, 'bochsrc'), [
+        'megs: 32', 'romimage: file=/usr/share/bochs/BIOS-bochs-latest', vga ? `vgaromimage: file=${vga}` : '',
+        'floppya: 1_44=disk.img, status=inserted', 'boot: floppy', `display_library: ${display}`,
+        'log: bochs.log', 'panic: action=fatal', 'error: action=report', 'info: action=report', 'debug: action=ignore',
+        'speaker: enabled=0', 'sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy', 'cpu: count=1, reset_on_triple_fault=0',
+      ].join('\n') + '\n');
+      const t0 = process.hrtime.bigint();
+      spawnSync('bochs', ['-q', '-f', 'bochsrc'], { cwd: tmp, input: 'c\n', env: { ...process.env, SDL_VIDEODRIVER: 'dummy', TERM: 'dumb' }, timeout: 600_000 });
+      const t1 = process.hrtime.bigint();
+      const log = existsSync(join(tmp, 'bochs.log')) ? readFileSync(join(tmp, 'bochs.log'), 'utf8') : '';
+      const m = /^(\d+)p\[UNMAP \] >>PANIC<< Shutdown port/m.exec(log);
+      if (!m) return 'Bochs did not reach the shutdown port';
+      runs.push({ ticks: Number(m[1]), seconds: Number(t1 - t0) / 1e9 });
+    }
+    const instructions = runs[1].ticks - runs[0].ticks;
+    const seconds = runs[1].seconds - runs[0].seconds;
+    return { instructions, seconds, mips: instructions / seconds / 1e6 };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function round(x: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+function main(): void {
+  const argv = process.argv.slice(2);
+  const quick = argv.includes('--quick');
+  const onlyAt = argv.indexOf('--only');
+  const only = onlyAt >= 0 ? (argv[onlyAt + 1] ?? '').split(',') : undefined;
+  const useBochs = !argv.includes('--no-bochs') && bochsAvailable();
+  const dir = benchDir();
+  const host = hostLoopMips(quick ? 20_000_000 : 200_000_000);
+
+  for (const w of WORKLOADS) {
+    if (only && !only.includes(w.name)) continue;
+    const iterations = quick ? w.quickIterations : w.iterations;
+    const image = build(dir, w, iterations);
+    const base = runOnce(image, 0);
+    const mips = base.instructions / base.seconds / 1e6;
+    const line: Record<string, unknown> = {
+      workload: w.name,
+      description: w.description,
+      instructions: base.instructions,
+      seconds: round(base.seconds, 3),
+      mips: round(mips, 1),
+      stop: base.stop,
+    };
+    if (w.targetMips) line.targetMips = w.targetMips;
+    if (w.bytesPerIteration) line.copyMBps = round((w.bytesPerIteration * iterations) / base.seconds / 1e6, 0);
+    if (w.name === 'alu-loop') {
+      const bp = runOnce(image, 100);
+      const bpMips = bp.instructions / bp.seconds / 1e6;
+      line.mipsWith100Breakpoints = round(bpMips, 1);
+      line.slowdownWith100Breakpoints = round(1 - bpMips / mips, 3);
+    }
+    line.hostJsLoopMips = round(host, 0);
+    line.ratioToHostJsLoop = round(mips / host, 3);
+    if (useBochs && !w.bytesPerIteration) {
+      const b = bochsMips(dir, w, iterations);
+      if (typeof b === 'string') line.bochs = b;
+      else {
+        line.bochsMips = round(b.mips, 1);
+        line.ratioToBochs = round(mips / b.mips, 2);
+      }
+    } else if (!useBochs) line.bochs = 'not installed (apt-get install bochs bochsbios vgabios bochs-sdl)';
+    line.heapMB = round(process.memoryUsage().heapUsed / 1e6, 1);
+    line.rssMB = round(process.memoryUsage().rss / 1e6, 1);
+    console.log(JSON.stringify(line));
+  }
+}
+
+main();

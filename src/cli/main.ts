@@ -1,0 +1,189 @@
+// The `hyperstep` command: assemble, disassemble and run x86 guests headless.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { assemble, formatDiagnostic } from '../x86/asm/index';
+import { disassemble } from '../x86/disasm/index';
+import { parseArgs, parseNumber, flagString, UsageError, type FlagSpec } from './args';
+import { InputError, isSource, loadProgram, readTextFile } from './program';
+import { exitCodeFor, runProgram, type StartMode } from './run';
+import { bytesToText, hex, hex8, registerDump } from './format';
+import { runDemo } from './demo';
+
+declare const HYPERSTEP_VERSION: string | undefined;
+
+const USAGE = `usage: hyperstep <command> [options]
+
+commands:
+  asm FILE [-o OUT] [--listing FILE] [--bits 16|32]
+        assemble NASM source to a flat binary (default OUT: FILE with .bin)
+  disasm FILE [--bits 16|32] [--org ADDR]
+        disassemble a raw binary (or an .asm file, assembled first);
+        one line per instruction: address, bytes, NASM text (default --bits 16)
+  run FILE [--bare] [--mode real|flat32] [--org ADDR] [--rom]
+           [--max-instructions N] [--json]
+        run a guest (.asm or raw binary) until it halts with interrupts off,
+        triple-faults or reaches the instruction limit (default 100000000)
+  demo  boot the demo guest in examples/demo and narrate what it did
+  help  this text
+
+exit codes: 0 success (run: guest halted), 1 bad input (assembly errors,
+unreadable file), 2 bad usage, 3 guest triple fault, 4 instruction limit`;
+
+function out(s: string): void {
+  process.stdout.write(s + '\n');
+}
+
+function bitsFlag(v: string | undefined, dflt: 16 | 32): 16 | 32 {
+  if (v === undefined) return dflt;
+  if (v === '16') return 16;
+  if (v === '32') return 32;
+  throw new UsageError(`--bits must be 16 or 32 (got '${v}')`);
+}
+
+function cmdAsm(argv: string[]): number {
+  const p = parseArgs(argv, { o: { value: true, alias: '-o' }, output: { value: true }, listing: { value: true }, bits: { value: true } });
+  if (p.positional.length !== 1) throw new UsageError('asm needs exactly one source FILE');
+  const file = p.positional[0];
+  const source = readTextFile(file);
+  if (source === undefined) throw new InputError(`${file}: no such file`);
+  const bits = flagString(p, 'bits');
+  const result = assemble(source, { fileName: file, readFile: readTextFile, bits: bits === undefined ? undefined : bitsFlag(bits, 16) });
+  for (const d of result.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+  if (!result.ok) {
+    const n = result.diagnostics.filter((d) => d.severity === 'error').length;
+    process.stderr.write(`${file}: ${n} error${n === 1 ? '' : 's'}, no output written\n`);
+    return 1;
+  }
+  const outFile = flagString(p, 'o') ?? flagString(p, 'output') ?? file.replace(/\.[^./\\]*$/, '') + '.bin';
+  writeFileSync(outFile, result.bytes);
+  const listing = flagString(p, 'listing');
+  if (listing) writeFileSync(listing, result.listing);
+  process.stderr.write(`${outFile}: ${result.bytes.length} bytes${listing ? `, listing in ${listing}` : ''}\n`);
+  return 0;
+}
+
+function cmdDisasm(argv: string[]): number {
+  const p = parseArgs(argv, { bits: { value: true }, org: { value: true } });
+  if (p.positional.length !== 1) throw new UsageError('disasm needs exactly one FILE');
+  const file = p.positional[0];
+  const bits = bitsFlag(flagString(p, 'bits'), 16);
+  const orgText = flagString(p, 'org');
+  let org = orgText === undefined ? 0 : parseNumber(orgText, '--org');
+  let bytes: Uint8Array;
+  if (isSource(file)) {
+    const prog = loadProgram(file, { bits });
+    bytes = prog.bytes;
+    if (orgText === undefined && prog.origin !== undefined) org = prog.origin;
+  } else {
+    try {
+      bytes = new Uint8Array(readFileSync(file));
+    } catch {
+      throw new InputError(`${file}: no such file`);
+    }
+  }
+  for (const line of disassemble(bytes, bits, org)) {
+    const hexBytes = Array.from(line.bytes, (b) => b.toString(16).toUpperCase().padStart(2, '0')).join('');
+    out(`${(line.address >>> 0).toString(16).toUpperCase().padStart(8, '0')}  ${hexBytes.padEnd(18)}${line.text}`);
+  }
+  return 0;
+}
+
+function cmdRun(argv: string[]): number {
+  const spec: Record<string, FlagSpec> = {
+    bare: {}, mode: { value: true }, org: { value: true }, rom: {}, 'max-instructions': { value: true }, json: {},
+  };
+  const p = parseArgs(argv, spec);
+  if (p.positional.length !== 1) throw new UsageError('run needs exactly one FILE');
+  const modeText = flagString(p, 'mode');
+  if (modeText !== undefined && modeText !== 'real' && modeText !== 'flat32') throw new UsageError(`--mode must be real or flat32 (got '${modeText}')`);
+  const rom = p.flags.has('rom');
+  if (rom && modeText !== undefined) throw new UsageError('--rom and --mode exclude each other: a ROM starts at the reset vector in real mode');
+  const mode: StartMode = rom ? 'rom' : (modeText as 'real' | 'flat32' | undefined) ?? 'real';
+  const orgText = flagString(p, 'org');
+  if (orgText !== undefined && mode !== 'flat32') throw new UsageError('--org applies to --mode flat32 only (a boot sector always loads at 0x7C00)');
+  const org = orgText === undefined ? undefined : parseNumber(orgText, '--org');
+  const maxText = flagString(p, 'max-instructions');
+  const maxInstructions = maxText === undefined ? 100_000_000 : parseNumber(maxText, '--max-instructions');
+  if (maxInstructions <= 0) throw new UsageError('--max-instructions must be positive');
+  const json = p.flags.has('json');
+
+  const program = loadProgram(p.positional[0], { bits: mode === 'flat32' ? 32 : 16 });
+  if (!json) for (const w of program.warnings) process.stderr.write(w + '\n');
+  const outcome = runProgram(program, {
+    mode,
+    org,
+    maxInstructions,
+    onConsole: json ? undefined : (port, bytes) => {
+      if (port === 'com1') process.stdout.write(Buffer.from(bytes));
+    },
+  });
+  const { machine, stop } = outcome;
+  const state = machine.state();
+  if (json) {
+    const result = {
+      file: program.path,
+      mode,
+      loadAddress: outcome.loadAddress,
+      stop: { reason: stop.reason, message: stop.message, cs: stop.cs, eip: stop.eip },
+      instructions: outcome.instructions,
+      state,
+      console: {
+        com1: bytesToText(machine.console.com1),
+        lpt1: bytesToText(machine.console.lpt1),
+        e9: bytesToText(machine.console.e9),
+        post: [...machine.console.post],
+      },
+    };
+    out(JSON.stringify(result, null, 2));
+  } else {
+    const c = machine.console;
+    if (c.com1.length > 0 && c.com1[c.com1.length - 1] !== 10) out('');
+    if (c.e9.length > 0) out(`port 0xE9: ${JSON.stringify(bytesToText(c.e9))}`);
+    if (c.lpt1.length > 0) out(`LPT1: ${JSON.stringify(bytesToText(c.lpt1))}`);
+    if (c.post.length > 0) out(`POST codes: ${c.post.map((b) => b.toString(16).toUpperCase().padStart(2, '0')).join(' ')}`);
+    out(`stopped: ${stop.reason} at ${hex(stop.cs, 4)}:${hex8(stop.eip)} after ${outcome.instructions.toLocaleString('en-US')} instructions — ${stop.message}`);
+    out(registerDump(machine));
+  }
+  return exitCodeFor(stop);
+}
+
+export function main(argv: string[]): number {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'asm':
+        return cmdAsm(rest);
+      case 'disasm':
+        return cmdDisasm(rest);
+      case 'run':
+        return cmdRun(rest);
+      case 'demo':
+        return runDemo(out);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        out(USAGE);
+        return cmd === undefined ? 2 : 0;
+      case '--version':
+      case 'version':
+        out(typeof HYPERSTEP_VERSION === 'string' ? HYPERSTEP_VERSION : 'development');
+        return 0;
+      default:
+        throw new UsageError(`unknown command '${cmd}'`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`hyperstep: ${e.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (e instanceof InputError) {
+      process.stderr.write(e.message + '\n');
+      return 1;
+    }
+    const err = e instanceof Error ? e : new Error(String(e));
+    process.stderr.write(`hyperstep: internal error: ${err.message}\n${err.stack ?? ''}\n`);
+    return 70;
+  }
+}
+
+process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,296 @@
+// Expression trees and their evaluation. Registers may appear as leaves so that the same
+// parser serves immediates and effective addresses ("[ebx+ecx*4+label-2]").
+
+import { AsmError } from './diagnostics';
+import { Token, bytesToNumber } from './lexer';
+import { Register, lookupRegister } from './registers';
+
+export type Expr =
+  | { k: 'num'; v: bigint; col: number }
+  | { k: 'sym'; name: string; col: number }
+  | { k: 'here'; col: number }
+  | { k: 'base'; col: number }
+  | { k: 'reg'; reg: Register; col: number }
+  | { k: 'un'; op: string; a: Expr; col: number }
+  | { k: 'bin'; op: string; a: Expr; b: Expr; col: number };
+
+/** Value of an expression. `rel` names the section a label-derived value moves with (nasm: not "simple"). */
+export interface Value {
+  n: bigint;
+  rel: string | null;
+  /** Some symbol had no value yet (forward reference in an early pass, or undefined). */
+  unknown: boolean;
+  /** Register terms (effective addresses only): register name -> scale. */
+  regs: Map<string, bigint>;
+}
+
+export interface EvalContext {
+  symbol(name: string, col: number): { n: bigint; rel: string | null } | undefined;
+  here(): { n: bigint; rel: string | null };
+  base(): { n: bigint; rel: string | null };
+  /** Undefined symbols raise an error only when true (final pass). */
+  strict: boolean;
+}
+
+const BINARY_LEVELS: string[][] = [
+  ['||'],
+  ['^^'],
+  ['&&'],
+  ['=', '==', '!=', '<>', '<', '<=', '>', '>=', '<=>'],
+  ['|'],
+  ['^'],
+  ['&'],
+  ['<<', '>>', '<<<', '>>>'],
+  ['+', '-'],
+  ['*', '/', '%', '//', '%%'],
+];
+
+/** Recursive-descent parser over a token slice. */
+export class ExprParser {
+  pos = 0;
+  constructor(private readonly toks: Token[], private readonly localScope: (name: string) => string) {
+    // `x%y` lexes as `x` `%y`; split such tokens back into operator + name.
+    const fixed: Token[] = [];
+    for (const t of toks) {
+      if (t.kind === 'id' && t.text.length > 1 && t.text[0] === '%' && t.text[1] !== '%') {
+        fixed.push({ kind: 'op', text: '%', col: t.col });
+        fixed.push({ kind: 'id', text: t.text.slice(1), col: t.col + 1 });
+      } else fixed.push(t);
+    }
+    this.toks = fixed;
+  }
+
+  peek(): Token | undefined {
+    return this.toks[this.pos];
+  }
+
+  atEnd(): boolean {
+    return this.pos >= this.toks.length;
+  }
+
+  parse(): Expr {
+    return this.level(0);
+  }
+
+  private level(n: number): Expr {
+    if (n >= BINARY_LEVELS.length) return this.unary();
+    let left = this.level(n + 1);
+    for (;;) {
+      const t = this.peek();
+      if (!t || t.kind !== 'op' || !BINARY_LEVELS[n].includes(t.text)) return left;
+      this.pos++;
+      const right = this.level(n + 1);
+      left = { k: 'bin', op: t.text, a: left, b: right, col: t.col };
+    }
+  }
+
+  private unary(): Expr {
+    const t = this.peek();
+    if (!t) throw new AsmError('expression expected', this.endCol());
+    if (t.kind === 'op' && ['-', '+', '~', '!'].includes(t.text)) {
+      this.pos++;
+      return { k: 'un', op: t.text, a: this.unary(), col: t.col };
+    }
+    return this.primary();
+  }
+
+  private endCol(): number {
+    const last = this.toks[this.toks.length - 1];
+    return last ? last.col + last.text.length : 1;
+  }
+
+  private primary(): Expr {
+    const t = this.peek();
+    if (!t) throw new AsmError('expression expected', this.endCol());
+    this.pos++;
+    if (t.kind === 'num') return { k: 'num', v: t.value ?? 0n, col: t.col };
+    if (t.kind === 'str') {
+      if ((t.bytes ?? []).length > 8) throw new AsmError('character constant too long', t.col);
+      return { k: 'num', v: bytesToNumber(t.bytes ?? []), col: t.col };
+    }
+    if (t.kind === 'op' && t.text === '(') {
+      const e = this.level(0);
+      const c = this.peek();
+      if (!c || c.text !== ')') throw new AsmError('expecting `)\'', c ? c.col : this.endCol());
+      this.pos++;
+      return e;
+    }
+    if (t.kind === 'id') {
+      if (t.text === '$') return { k: 'here', col: t.col };
+      if (t.text === '$$') return { k: 'base', col: t.col };
+      if (!t.escaped) {
+        const reg = lookupRegister(t.text);
+        if (reg) return { k: 'reg', reg, col: t.col };
+        if (/^(byte|word|dword|qword|tword|short|near|far|strict)$/i.test(t.text)) {
+          throw new AsmError(`unexpected \`${t.text}' in expression`, t.col);
+        }
+      }
+      if (t.text.startsWith('%')) throw new AsmError(`unexpected \`${t.text}'`, t.col);
+      return { k: 'sym', name: this.localScope(t.text), col: t.col };
+    }
+    throw new AsmError(`unexpected \`${t.text}' in expression`, t.col);
+  }
+}
+
+export function parseExpr(toks: Token[], localScope: (name: string) => string): Expr {
+  const p = new ExprParser(toks, localScope);
+  const e = p.parse();
+  const rest = p.peek();
+  if (rest) throw new AsmError(`unexpected \`${rest.text}' after expression`, rest.col);
+  return e;
+}
+
+const MASK64 = (1n << 64n) - 1n;
+
+function toSigned64(v: bigint): bigint {
+  return BigInt.asIntN(64, v);
+}
+
+function scalar(n: bigint): Value {
+  return { n, rel: null, unknown: false, regs: new Map() };
+}
+
+function isScalar(v: Value): boolean {
+  return v.rel === null && v.regs.size === 0;
+}
+
+function requireScalar(v: Value, op: string, col: number): void {
+  if (v.regs.size > 0) throw new AsmError('invalid effective address', col);
+  if (v.rel !== null) throw new AsmError(`\`${op}' operator may only be applied to scalar values`, col);
+}
+
+function addRegs(a: Map<string, bigint>, b: Map<string, bigint>, sign: bigint): Map<string, bigint> {
+  const m = new Map(a);
+  for (const [r, s] of b) m.set(r, (m.get(r) ?? 0n) + s * sign);
+  for (const [r, s] of m) if (s === 0n) m.delete(r);
+  return m;
+}
+
+function relCombine(a: string | null, b: string | null, sign: 1 | -1): string | null {
+  if (sign === -1 && a !== null && a === b) return null;
+  if (b === null) return a;
+  if (a === null) return sign === 1 ? b : '?';
+  return '?';
+}
+
+export function evaluate(e: Expr, ctx: EvalContext): Value {
+  switch (e.k) {
+    case 'num':
+      return scalar(e.v);
+    case 'reg':
+      return { n: 0n, rel: null, unknown: false, regs: new Map([[e.reg.name, 1n]]) };
+    case 'here': {
+      const h = ctx.here();
+      return { n: h.n, rel: h.rel, unknown: false, regs: new Map() };
+    }
+    case 'base': {
+      const h = ctx.base();
+      return { n: h.n, rel: h.rel, unknown: false, regs: new Map() };
+    }
+    case 'sym': {
+      const s = ctx.symbol(e.name, e.col);
+      if (!s) {
+        if (ctx.strict) throw new AsmError(`symbol \`${e.name}' not defined`, e.col);
+        return { n: 0n, rel: null, unknown: true, regs: new Map() };
+      }
+      return { n: s.n, rel: s.rel, unknown: false, regs: new Map() };
+    }
+    case 'un': {
+      const a = evaluate(e.a, ctx);
+      if (e.op === '+') return a;
+      if (e.op === '-') {
+        if (a.rel !== null) throw new AsmError('cannot negate a relocatable value', e.col);
+        return { n: -a.n, rel: null, unknown: a.unknown, regs: addRegs(new Map(), a.regs, -1n) };
+      }
+      requireScalar(a, e.op, e.col);
+      const n = e.op === '~' ? ~a.n : a.n === 0n ? 1n : 0n;
+      return { ...scalar(n), unknown: a.unknown };
+    }
+    case 'bin': {
+      const a = evaluate(e.a, ctx);
+      const b = evaluate(e.b, ctx);
+      const unknown = a.unknown || b.unknown;
+      if (e.op === '+' || e.op === '-') {
+        const sign = e.op === '+' ? 1 : -1;
+        return {
+          n: sign === 1 ? a.n + b.n : a.n - b.n,
+          rel: relCombine(a.rel, b.rel, sign),
+          unknown,
+          regs: addRegs(a.regs, b.regs, BigInt(sign)),
+        };
+      }
+      if (e.op === '*') {
+        if (a.rel !== null || b.rel !== null) throw new AsmError('`*\' operator may only be applied to scalar values', e.col);
+        if (a.regs.size > 0 && b.regs.size > 0) throw new AsmError('invalid effective address: register multiplied by register', e.col);
+        const regs = new Map<string, bigint>();
+        if (a.regs.size > 0) for (const [r, s] of a.regs) regs.set(r, s * b.n);
+        if (b.regs.size > 0) for (const [r, s] of b.regs) regs.set(r, s * a.n);
+        for (const [r, s] of regs) if (s === 0n) regs.delete(r);
+        return { n: a.n * b.n, rel: null, unknown, regs };
+      }
+      requireScalar(a, e.op, e.col);
+      requireScalar(b, e.op, e.col);
+      return { ...scalar(binaryScalar(e.op, a.n, b.n, unknown, e.col)), unknown };
+    }
+  }
+}
+
+function binaryScalar(op: string, x: bigint, y: bigint, unknown: boolean, col: number): bigint {
+  const ux = x & MASK64;
+  const uy = y & MASK64;
+  const sx = toSigned64(x);
+  const sy = toSigned64(y);
+  const b = (c: boolean): bigint => (c ? 1n : 0n);
+  switch (op) {
+    case '/':
+    case '//':
+    case '%':
+    case '%%':
+      if (y === 0n) {
+        if (unknown) return 0n;
+        throw new AsmError('division by zero', col);
+      }
+      if (op === '/') return ux / uy;
+      if (op === '%') return ux % uy;
+      if (op === '//') return sx / sy;
+      return sx % sy;
+    case '<<':
+    case '<<<':
+      return y >= 64n || y < 0n ? 0n : toSigned64(x << y);
+    case '>>':
+      return y >= 64n || y < 0n ? 0n : ux >> y;
+    case '>>>':
+      return y >= 64n || y < 0n ? (sx < 0n ? -1n : 0n) : sx >> y;
+    case '&':
+      return x & y;
+    case '|':
+      return x | y;
+    case '^':
+      return x ^ y;
+    case '&&':
+      return b(x !== 0n && y !== 0n);
+    case '||':
+      return b(x !== 0n || y !== 0n);
+    case '^^':
+      return b((x !== 0n) !== (y !== 0n));
+    case '=':
+    case '==':
+      return b(sx === sy);
+    case '!=':
+    case '<>':
+      return b(sx !== sy);
+    case '<':
+      return b(sx < sy);
+    case '<=':
+      return b(sx <= sy);
+    case '>':
+      return b(sx > sy);
+    case '>=':
+      return b(sx >= sy);
+    case '<=>':
+      return sx < sy ? -1n : sx > sy ? 1n : 0n;
+  }
+  throw new AsmError(`unknown operator \`${op}'`, col);
+}
+
+export { isScalar };

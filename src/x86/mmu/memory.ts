@@ -1,0 +1,174 @@
+// Sparse guest physical memory: 4 KiB pages allocated on first write.
+// Untouched RAM reads as 0; addresses beyond RAM that no ROM claims read as
+// 0xFF and ignore writes, like an open bus. Each page also carries a
+// "holds compiled code" flag so the CPU can drop stale translations on the
+// write path without a lookup on every store.
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 4096;
+const PAGE_COUNT = 0x100000;
+
+export type CodeWriteListener = (page: number) => void;
+
+export class PhysicalMemory {
+  readonly size: number;
+  /** Readable pages: allocated RAM and ROM. */
+  readonly rpages: (Uint8Array | undefined)[];
+  /** Writable pages: allocated RAM whose code flag is clear (fast store path). */
+  readonly wpages: (Uint8Array | undefined)[];
+  /** 1 where a page is ROM (writes ignored). */
+  readonly romPage = new Uint8Array(PAGE_COUNT);
+  /** 1 where the CPU holds compiled code for the page. */
+  readonly codePage = new Uint8Array(PAGE_COUNT);
+  onCodeWrite: CodeWriteListener | null = null;
+  private readonly ramPages: number;
+
+  constructor(size = 256 * 1024 * 1024) {
+    this.size = size;
+    this.ramPages = Math.ceil(size / PAGE_SIZE);
+    this.rpages = new Array<Uint8Array | undefined>(PAGE_COUNT).fill(undefined);
+    this.wpages = new Array<Uint8Array | undefined>(PAGE_COUNT).fill(undefined);
+  }
+
+  /** Whether a physical address is backed by RAM or ROM. */
+  isBacked(addr: number): boolean {
+    const p = addr >>> PAGE_SHIFT;
+    return p < this.ramPages || this.romPage[p] === 1;
+  }
+
+  private allocate(p: number): Uint8Array | undefined {
+    if (p >= this.ramPages || this.romPage[p] === 1) return undefined;
+    let page = this.rpages[p];
+    if (page === undefined) {
+      page = new Uint8Array(PAGE_SIZE);
+      this.rpages[p] = page;
+    }
+    return page;
+  }
+
+  read8(addr: number): number {
+    const page = this.rpages[addr >>> PAGE_SHIFT];
+    if (page !== undefined) return page[addr & 0xfff];
+    return (addr >>> PAGE_SHIFT) < this.ramPages ? 0 : 0xff;
+  }
+
+  read16(addr: number): number {
+    const o = addr & 0xfff;
+    const page = this.rpages[addr >>> PAGE_SHIFT];
+    if (page !== undefined && o < 0xfff) return page[o] | (page[o + 1] << 8);
+    return this.read8(addr) | (this.read8((addr + 1) >>> 0) << 8);
+  }
+
+  /** Returns the value as a signed 32-bit number. */
+  read32(addr: number): number {
+    const o = addr & 0xfff;
+    const page = this.rpages[addr >>> PAGE_SHIFT];
+    if (page !== undefined && o < 0xffd) return page[o] | (page[o + 1] << 8) | (page[o + 2] << 16) | (page[o + 3] << 24);
+    return this.read16(addr) | (this.read16((addr + 2) >>> 0) << 16);
+  }
+
+  write8(addr: number, v: number): void {
+    const p = addr >>> PAGE_SHIFT;
+    const page = this.wpages[p];
+    if (page !== undefined) { page[addr & 0xfff] = v; return; }
+    this.writeSlow(addr, v);
+  }
+
+  write16(addr: number, v: number): void {
+    const o = addr & 0xfff;
+    const page = this.wpages[addr >>> PAGE_SHIFT];
+    if (page !== undefined && o < 0xfff) { page[o] = v; page[o + 1] = v >> 8; return; }
+    this.write8(addr, v & 0xff);
+    this.write8((addr + 1) >>> 0, (v >> 8) & 0xff);
+  }
+
+  write32(addr: number, v: number): void {
+    const o = addr & 0xfff;
+    const page = this.wpages[addr >>> PAGE_SHIFT];
+    if (page !== undefined && o < 0xffd) {
+      page[o] = v; page[o + 1] = v >> 8; page[o + 2] = v >> 16; page[o + 3] = v >> 24;
+      return;
+    }
+    this.write16(addr, v & 0xffff);
+    this.write16((addr + 2) >>> 0, (v >>> 16) & 0xffff);
+  }
+
+  private writeSlow(addr: number, v: number): void {
+    const p = addr >>> PAGE_SHIFT;
+    const page = this.allocate(p);
+    if (page === undefined) return;
+    page[addr & 0xfff] = v;
+    if (this.codePage[p] === 1) {
+      this.codePage[p] = 0;
+      this.onCodeWrite?.(p);
+    }
+    this.wpages[p] = page;
+  }
+
+  /** Marks a page as holding compiled code: stores to it take the slow path. */
+  markCode(page: number): void {
+    if (this.codePage[page] === 1) return;
+    this.codePage[page] = 1;
+    this.wpages[page] = undefined;
+  }
+
+  /** Forgets every code mark (the CPU dropped its caches). */
+  clearCodeMarks(): void {
+    for (let p = 0; p < PAGE_COUNT; p++) {
+      if (this.codePage[p] === 1) {
+        this.codePage[p] = 0;
+        if (this.romPage[p] === 0) this.wpages[p] = this.rpages[p];
+      }
+    }
+  }
+
+  /** Copies bytes into RAM (ROM pages are skipped; use mapRom). */
+  load(addr: number, bytes: Uint8Array): void {
+    for (let i = 0; i < bytes.length; i++) this.write8((addr + i) >>> 0, bytes[i]);
+  }
+
+  readBytes(addr: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    for (let i = 0; i < len; i++) out[i] = this.read8((addr + i) >>> 0);
+    return out;
+  }
+
+  /** Maps a read-only image at a page-aligned physical address. */
+  mapRom(addr: number, image: Uint8Array): void {
+    for (let off = 0; off < image.length; off += PAGE_SIZE) {
+      const p = (addr + off) >>> PAGE_SHIFT;
+      const page = new Uint8Array(PAGE_SIZE);
+      page.set(image.subarray(off, Math.min(off + PAGE_SIZE, image.length)));
+      this.rpages[p] = page;
+      this.wpages[p] = undefined;
+      this.romPage[p] = 1;
+    }
+  }
+
+  /** Drops all RAM contents and ROM mappings. */
+  reset(): void {
+    this.rpages.fill(undefined);
+    this.wpages.fill(undefined);
+    this.romPage.fill(0);
+    this.codePage.fill(0);
+  }
+
+  /** Touched pages as [page number, bytes] pairs, ROM included. */
+  touchedPages(): [number, Uint8Array, boolean][] {
+    const out: [number, Uint8Array, boolean][] = [];
+    for (let p = 0; p < PAGE_COUNT; p++) {
+      const page = this.rpages[p];
+      if (page !== undefined) out.push([p, page, this.romPage[p] === 1]);
+    }
+    return out;
+  }
+
+  /** Installs a page's contents (snapshot restore). */
+  setPage(p: number, bytes: Uint8Array, rom: boolean): void {
+    const page = new Uint8Array(PAGE_SIZE);
+    page.set(bytes.subarray(0, PAGE_SIZE));
+    this.rpages[p] = page;
+    this.romPage[p] = rom ? 1 : 0;
+    this.wpages[p] = rom ? undefined : page;
+  }
+}
