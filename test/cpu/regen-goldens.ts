@@ -66,10 +66,10 @@ function regenFlags(work: string): void {
 function regenPrograms(): void {
   let n = 0;
   for (const name of readdirSync(fixtures)) {
-    if (!name.endsWith('.asm')) continue;
+    if (!name.endsWith('.asm') || name.startsWith('bochs-')) continue;
     const src = join(fixtures, name);
     const out = src.replace(/\.asm$/, '.bin');
-    execFileSync('nasm', ['-f', 'bin', '-o', out, src], { stdio: 'inherit' });
+    execFileSync('nasm', ['-f', 'bin', '-i', fixtures + '/', '-o', out, src], { stdio: 'inherit' });
     n++;
   }
   console.log(`programs: ${n} assembled`);

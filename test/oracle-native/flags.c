@@ -70,6 +70,25 @@ typedef struct { uint32_t a, b, c, d, f; } St;
   X(arith, 8, CMPXCHG, "cmpxchg bl, cl")                                                          \
   X(arith, 32, IMM, "add eax, 0x7fffffff") X(arith, 8, IMM, "sub al, 0x80")                        \
   X(arith, 16, IMM, "adc ax, -1") X(arith, 32, IMM, "sbb eax, 1")                                  \
+  X(arith, 32, IMM, "cmp eax, -1") X(arith, 32, IMM, "sub eax, 0x7f") X(arith, 8, IMM, "adc al, 0x7f") \
+  X(arith, 16, IMM, "sbb ax, 0x8000") X(arith, 8, IMM, "cmp bl, 0x80") X(arith, 16, IMM, "add bx, 0x7fff") \
+  X(arith, 32, IMM, "sub ebx, -128") X(logic, 32, IMM, "and eax, 0x0f0f0f0f") X(logic, 8, IMM, "or al, 0x80") \
+  X(logic, 16, IMM, "xor ax, 0x8000") X(logic, 32, IMM, "test eax, 0x80000000") X(logic, 8, IMM, "test al, 1") \
+  X(logic, 32, IMM, "xor ebx, 0x12345678") X(logic, 16, IMM, "and bx, -2") X(logic, 8, IMM, "test bl, 0x81") \
+  X(shift, 32, UN, "sar eax, 31") X(shift, 32, UN, "shl eax, 0") X(shift, 8, UN, "shr al, 8")       \
+  X(rotate, 16, UN, "rol ax, 16") X(rotate, 8, UN, "rcr al, 8") X(rotate, 16, UN, "rcl ax, 17")    \
+  X(rotate, 32, UN, "ror eax, 31") X(rotate, 8, UN, "rol al, 0")                                     \
+  X(high, 8, HI, "add ah, bl") X(high, 8, HI, "sub bh, ah") X(high, 8, HI, "adc dh, ch")           \
+  X(high, 8, HI, "sbb ch, dh") X(high, 8, HI, "cmp ah, dh") X(high, 8, HI, "and ah, bh")           \
+  X(high, 8, HI, "or bh, dl") X(high, 8, HI, "xor dh, ah") X(high, 8, HI, "test ch, bh")           \
+  X(high, 8, HI, "inc bh") X(high, 8, HI, "dec dh") X(high, 8, HI, "neg ah") X(high, 8, HI, "not ch") \
+  X(high, 8, HI, "shl ah, cl") X(high, 8, HI, "shr bh, cl") X(high, 8, HI, "sar dh, cl")            \
+  X(high, 8, HI, "rol ah, cl") X(high, 8, HI, "ror bh, 1") X(high, 8, HI, "rcl dh, cl")             \
+  X(high, 8, HI, "rcr ah, cl") X(high, 8, HI, "shr ch, cl") X(high, 8, HI, "mul ah")               \
+  X(high, 8, HI, "imul bh") X(high, 8, HI, "xadd ah, bh") X(high, 8, HI, "cmpxchg bh, ah")         \
+  X(high, 8, HI, "sete ah") X(high, 8, HI, "setb bh") X(high, 8, HI, "xchg ah, dh")                \
+  X(high, 32, HI, "movzx eax, bh") X(high, 32, HI, "movsx ebx, ah") X(high, 16, HI, "movsx ax, dh") \
+  X(high, 8, HI, "bt ax, 9") \
   X(logic, 32, BIN, "and eax, ebx") X(logic, 16, BIN, "and ax, bx") X(logic, 8, BIN, "and al, bl") \
   X(logic, 32, BIN, "or eax, ebx") X(logic, 16, BIN, "or ax, bx") X(logic, 8, BIN, "or al, bl")    \
   X(logic, 32, BIN, "xor eax, ebx") X(logic, 16, BIN, "xor ax, bx") X(logic, 8, BIN, "xor al, bl") \
@@ -116,8 +135,8 @@ typedef struct { uint32_t a, b, c, d, f; } St;
   CC(X, "o") CC(X, "no") CC(X, "b") CC(X, "nb") CC(X, "z") CC(X, "nz") CC(X, "be") CC(X, "nbe")     \
   CC(X, "s") CC(X, "ns") CC(X, "p") CC(X, "np") CC(X, "l") CC(X, "nl") CC(X, "le") CC(X, "nle")
 
-enum Kind { BIN, UN, IMM, SH, SHD, DIV, IDIV, BT, BS, CMPXCHG, CC, BCD };
-static const char *kind_names[] = {"bin", "un", "imm", "sh", "shd", "div", "idiv", "bt", "bs", "cmpxchg", "cc", "bcd"};
+enum Kind { BIN, UN, IMM, SH, SHD, DIV, IDIV, BT, BS, CMPXCHG, CC, BCD, HI };
+static const char *kind_names[] = {"bin", "un", "imm", "sh", "shd", "div", "idiv", "bt", "bs", "cmpxchg", "cc", "bcd", "hi"};
 
 typedef struct { const char *group; int size; enum Kind kind; const char *text; } Form;
 
@@ -333,6 +352,21 @@ static void gen(const Form *f, int idx, const uint8_t *bytes, int blen) {
         emit(f, idx, bytes, blen, s);
       }
     break;
+  case HI: {
+    /* Byte edges in bytes 0 and 1 of every register (AL/AH, BL/BH, ...). */
+    static const uint32_t e8[] = {0, 1, 2, 7, 8, 9, 0x7F, 0x80, 0x81, 0xFE, 0xFF, 0x10};
+    for (int i = 0; i < 12; i++)
+      for (int j = 0; j < 12; j++)
+        for (int k = 0; k < 2; k++) {
+          s.a = (rnd() & 0xFFFF0000u) | (e8[i] << 8) | e8[j];
+          s.b = (rnd() & 0xFFFF0000u) | (e8[j] << 8) | e8[(i + 5) % 12];
+          s.c = (rnd() & 0xFFFF0000u) | (e8[(i + j) % 12] << 8) | (k ? e8[i] : e8[j]);
+          s.d = (rnd() & 0xFFFF0000u) | (e8[(i * 7 + j) % 12] << 8) | e8[i];
+          s.f = k ? (rnd() & STATUS) : ((i + j) & 1 ? STATUS : 0);
+          emit(f, idx, bytes, blen, s);
+        }
+    break;
+  }
   case BCD:
     for (uint32_t al = 0; al < 256; al++)
       for (int k = 0; k < 4; k++) {

@@ -22,6 +22,8 @@ export interface Value {
   unknown: boolean;
   /** Register terms (effective addresses only): register name -> scale. */
   regs: Map<string, bigint>;
+  /** Registers written with an explicit multiplication (`eax*1`): nasm prefers them as the index. */
+  scaled?: Set<string>;
 }
 
 export interface EvalContext {
@@ -46,8 +48,11 @@ const BINARY_LEVELS: string[][] = [
 ];
 
 /** Recursive-descent parser over a token slice. */
+const MAX_NESTING = 200;
+
 export class ExprParser {
   pos = 0;
+  private nesting = 0;
   constructor(private readonly toks: Token[], private readonly localScope: (name: string) => string) {
     // `x%y` lexes as `x` `%y`; split such tokens back into operator + name.
     const fixed: Token[] = [];
@@ -89,7 +94,10 @@ export class ExprParser {
     if (!t) throw new AsmError('expression expected', this.endCol());
     if (t.kind === 'op' && ['-', '+', '~', '!'].includes(t.text)) {
       this.pos++;
-      return { k: 'un', op: t.text, a: this.unary(), col: t.col };
+      if (++this.nesting > MAX_NESTING) throw new AsmError('expression too deeply nested', t.col);
+      const a = this.unary();
+      this.nesting--;
+      return { k: 'un', op: t.text, a, col: t.col };
     }
     return this.primary();
   }
@@ -109,7 +117,9 @@ export class ExprParser {
       return { k: 'num', v: bytesToNumber(t.bytes ?? []), col: t.col };
     }
     if (t.kind === 'op' && t.text === '(') {
+      if (++this.nesting > MAX_NESTING) throw new AsmError('expression too deeply nested', t.col);
       const e = this.level(0);
+      this.nesting--;
       const c = this.peek();
       if (!c || c.text !== ')') throw new AsmError('expecting `)\'', c ? c.col : this.endCol());
       this.pos++;
@@ -212,11 +222,13 @@ export function evaluate(e: Expr, ctx: EvalContext): Value {
       const unknown = a.unknown || b.unknown;
       if (e.op === '+' || e.op === '-') {
         const sign = e.op === '+' ? 1 : -1;
+        const scaled = a.scaled || b.scaled ? new Set([...(a.scaled ?? []), ...(b.scaled ?? [])]) : undefined;
         return {
-          n: sign === 1 ? a.n + b.n : a.n - b.n,
+          n: BigInt.asIntN(64, sign === 1 ? a.n + b.n : a.n - b.n),
           rel: relCombine(a.rel, b.rel, sign),
           unknown,
           regs: addRegs(a.regs, b.regs, BigInt(sign)),
+          scaled,
         };
       }
       if (e.op === '*') {
@@ -226,7 +238,7 @@ export function evaluate(e: Expr, ctx: EvalContext): Value {
         if (a.regs.size > 0) for (const [r, s] of a.regs) regs.set(r, s * b.n);
         if (b.regs.size > 0) for (const [r, s] of b.regs) regs.set(r, s * a.n);
         for (const [r, s] of regs) if (s === 0n) regs.delete(r);
-        return { n: a.n * b.n, rel: null, unknown, regs };
+        return { n: BigInt.asIntN(64, a.n * b.n), rel: null, unknown, regs, scaled: new Set(regs.keys()) };
       }
       requireScalar(a, e.op, e.col);
       requireScalar(b, e.op, e.col);

@@ -43,6 +43,8 @@ export interface FarOperand {
   seg: Expr;
   off: Expr;
   size?: SizeBits;
+  /** Written with the `far` keyword (which nasm rejects for seg:off). */
+  far: boolean;
   col: number;
 }
 
@@ -113,7 +115,7 @@ export function parseOperand(toks: Token[], scope: (n: string) => string, endCol
     if (depth === 0 && t.kind === 'op' && t.text === ':') {
       const seg = parseExpr(rest.slice(0, j), scope);
       const off = parseExpr(rest.slice(j + 1), scope);
-      return { kind: 'farptr', seg, off, size, col };
+      return { kind: 'farptr', seg, off, size, far: jump === 'far', col };
     }
   }
   const expr = parseExpr(rest, scope);

@@ -55,10 +55,10 @@ export class LazyFlags {
 
   getCF(): number {
     switch (this.lop) {
-      case LF_ADD: return this.lr < this.la ? 1 : 0;
-      case LF_ADC: return (this.lcin ? this.lr <= this.la : this.lr < this.la) ? 1 : 0;
-      case LF_SUB: return this.la < this.lb ? 1 : 0;
-      case LF_SBB: return (this.lcin ? this.la <= this.lb : this.la < this.lb) ? 1 : 0;
+      case LF_ADD: return (this.lr >>> 0) < (this.la >>> 0) ? 1 : 0;
+      case LF_ADC: return (this.lcin ? (this.lr >>> 0) <= (this.la >>> 0) : (this.lr >>> 0) < (this.la >>> 0)) ? 1 : 0;
+      case LF_SUB: return (this.la >>> 0) < (this.lb >>> 0) ? 1 : 0;
+      case LF_SBB: return (this.lcin ? (this.la >>> 0) <= (this.lb >>> 0) : (this.la >>> 0) < (this.lb >>> 0)) ? 1 : 0;
       case LF_LOGIC: return 0;
       default: return this.flags & CF;
     }
@@ -133,65 +133,65 @@ export class LazyFlags {
     return (cc & 1) !== 0 ? !r : r;
   }
 
-  // Recorders used by the instruction implementations. Values are masked here.
+  // Recorders used by the instruction implementations. Lazy operands are
+  // kept truncated to the operation size: 8/16-bit ones as small unsigned
+  // numbers, 32-bit ones as int32 (so they stay small integers in the VM).
   add(a: number, b: number, bits: number): number {
-    const m = bits === 32 ? 0xffffffff : (1 << bits) - 1;
-    a = (a & m) >>> 0; b = (b & m) >>> 0;
-    const r = ((a + b) & m) >>> 0;
+    const m = bits === 32 ? -1 : (1 << bits) - 1;
+    a &= m; b &= m;
+    const r = (a + b) & m;
     this.lop = LF_ADD; this.la = a; this.lb = b; this.lr = r; this.lsz = bits;
     return r;
   }
   adc(a: number, b: number, bits: number): number {
     const c = this.getCF();
-    const m = bits === 32 ? 0xffffffff : (1 << bits) - 1;
-    a = (a & m) >>> 0; b = (b & m) >>> 0;
-    const r = ((a + b + c) & m) >>> 0;
+    const m = bits === 32 ? -1 : (1 << bits) - 1;
+    a &= m; b &= m;
+    const r = (a + b + c) & m;
     this.lop = LF_ADC; this.la = a; this.lb = b; this.lr = r; this.lsz = bits; this.lcin = c;
     return r;
   }
   sub(a: number, b: number, bits: number): number {
-    const m = bits === 32 ? 0xffffffff : (1 << bits) - 1;
-    a = (a & m) >>> 0; b = (b & m) >>> 0;
-    const r = ((a - b) & m) >>> 0;
+    const m = bits === 32 ? -1 : (1 << bits) - 1;
+    a &= m; b &= m;
+    const r = (a - b) & m;
     this.lop = LF_SUB; this.la = a; this.lb = b; this.lr = r; this.lsz = bits;
     return r;
   }
   sbb(a: number, b: number, bits: number): number {
     const c = this.getCF();
-    const m = bits === 32 ? 0xffffffff : (1 << bits) - 1;
-    a = (a & m) >>> 0; b = (b & m) >>> 0;
-    const r = ((a - b - c) & m) >>> 0;
+    const m = bits === 32 ? -1 : (1 << bits) - 1;
+    a &= m; b &= m;
+    const r = (a - b - c) & m;
     this.lop = LF_SBB; this.la = a; this.lb = b; this.lr = r; this.lsz = bits; this.lcin = c;
     return r;
   }
   inc(a: number, bits: number): number {
     const c = this.getCF();
-    const m = bits === 32 ? 0xffffffff : (1 << bits) - 1;
-    a = (a & m) >>> 0;
-    const r = ((a + 1) & m) >>> 0;
+    const m = bits === 32 ? -1 : (1 << bits) - 1;
+    a &= m;
+    const r = (a + 1) & m;
     this.flags = (this.flags & ~CF) | c;
     this.lop = LF_INC; this.la = a; this.lb = 1; this.lr = r; this.lsz = bits;
     return r;
   }
   dec(a: number, bits: number): number {
     const c = this.getCF();
-    const m = bits === 32 ? 0xffffffff : (1 << bits) - 1;
-    a = (a & m) >>> 0;
-    const r = ((a - 1) & m) >>> 0;
+    const m = bits === 32 ? -1 : (1 << bits) - 1;
+    a &= m;
+    const r = (a - 1) & m;
     this.flags = (this.flags & ~CF) | c;
     this.lop = LF_DEC; this.la = a; this.lb = 1; this.lr = r; this.lsz = bits;
     return r;
   }
   logic(r: number, bits: number): number {
-    const m = bits === 32 ? 0xffffffff : (1 << bits) - 1;
-    r = (r & m) >>> 0;
+    r &= bits === 32 ? -1 : (1 << bits) - 1;
     this.lop = LF_LOGIC; this.lr = r; this.lsz = bits;
     return r;
   }
   /** ZF SF PF from r; CF OF AF given explicitly (shifts, multiplies...). */
   result(r: number, bits: number, cf: number, of: number, af: number): number {
-    const m = bits === 32 ? 0xffffffff : (1 << bits) - 1;
-    r = (r & m) >>> 0;
+    r &= bits === 32 ? -1 : (1 << bits) - 1;
     this.flags = (this.flags & ~(CF | OF | AF)) | (cf ? CF : 0) | (of ? OF : 0) | (af ? AF : 0);
     this.lop = LF_RES; this.lr = r; this.lsz = bits;
     return r;

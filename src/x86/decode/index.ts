@@ -13,6 +13,7 @@ import {
 
 export * from './instr';
 export { F_LOCK, F_STRING } from './tables';
+export type { OpEntry, OperandCode } from './tables';
 
 /** Architectural limit: longer instructions fault (#GP) on real hardware. */
 export const MAX_INSTR_LENGTH = 15;
@@ -81,6 +82,7 @@ export function decode(buf: Uint8Array, pos: number, bits: Bits, ip: number, end
     if (e === TRUNCATED) {
       const ins = baseInstr(Math.max(0, limit - pos), bits);
       ins.truncated = true;
+      ins.mode = bits;
       return ins;
     }
     const reason = e instanceof Invalid ? e.reason : e === TOO_LONG ? 'instruction longer than 15 bytes' : `decoder error: ${String(e)}`;
@@ -93,6 +95,7 @@ export function invalidInstr(buf: Uint8Array, pos: number, bits: Bits, reason: s
   const ins = baseInstr(1, bits);
   ins.invalid = reason;
   ins.operands = [{ kind: 'imm', size: 1, value: buf[pos] ?? 0, encSize: 1 }];
+  ins.mode = bits;
   return ins;
 }
 
@@ -136,14 +139,14 @@ function decodeAt(c: Cursor, bits: Bits, ip: number): Instr {
     if (b1 === 0x38) {
       const b2 = c.u8();
       opcode = 0x0f3800 | b2;
-      entry = px.has66 ? THREE_BYTE_38[b2] : null;
+      entry = px.has66 && px.rep === REP_NONE ? THREE_BYTE_38[b2] : null;
       // The 66 here is a mandatory prefix, not an operand-size override.
       if (entry) px.opSize = bits;
     } else {
       opcode = 0x0f00 | b1;
       entry = TWO_BYTE[b1];
-      if (px.rep === REP_E && (b1 === 0xb8 || b1 === 0xbc || b1 === 0xbd)) {
-        throw new Invalid('popcnt/tzcnt/lzcnt not supported');
+      if (px.rep === REP_E && (b1 === 0xb8 || b1 === 0xbc || b1 === 0xbd || b1 === 0x09)) {
+        throw new Invalid('popcnt/tzcnt/lzcnt/wbnoinvd not supported');
       }
       if ((b1 === 0x78 || b1 === 0x79) && (px.has66 || px.rep !== REP_NONE)) {
         throw new Invalid('SSE4a extrq/insertq not supported');
@@ -161,19 +164,24 @@ function decodeAt(c: Cursor, bits: Bits, ip: number): Instr {
     def = null;
     if (forms) {
       if (px.rep === REP_E) def = forms.pF3 ?? null;
-      else if (px.has66) def = forms.p66 ?? null;
+      else if (px.has66 && px.rep === REP_NONE) def = forms.p66 ?? null;
       else if (px.rep === REP_NONE) def = forms.none ?? null;
-      if (px.rep === REP_E || px.has66) px.opSize = bits;
+      // The prefix selected the instruction: it is neither a rep nor an operand size.
+      if (px.rep === REP_E) px.rep = REP_NONE;
+      else if (px.has66) px.opSize = bits;
     }
   } else if (entry && isGroup(entry)) {
     modrm = c.u8();
-    def = groupMember(entry, modrm);
+    def = groupMember(entry, modrm, px);
   } else {
     def = entry;
   }
   if (!def) throw new Invalid('unsupported opcode');
+  // LOCK mov CRn is AMD's alternative encoding of CR8, which 32-bit code cannot use.
+  if (px.lock && (opcode === 0x0f20 || opcode === 0x0f22)) throw new Invalid('lock mov cr (CR8 access) not supported');
 
   const ins = baseInstr(0, bits);
+  ins.mode = bits;
   ins.opcode = opcode;
   ins.opSize = px.opSize;
   ins.addrSize = px.addrSize;
@@ -181,41 +189,61 @@ function decodeAt(c: Cursor, bits: Bits, ip: number): Instr {
   ins.lock = px.lock;
   ins.segOverride = px.seg;
 
-  if (modrm < 0 && def.ops.some(needsModrm)) modrm = c.u8();
+  if (modrm < 0 && def.modrm) modrm = c.u8();
   if (modrm >= 0) ins.ext = (modrm >> 3) & 7;
 
-  let relFix: { size: 1 | 2 | 4; disp: number } | null = null;
-  const ops: Operand[] = [];
-  for (const code of def.ops) {
-    const o = operand(code, c, ins, modrm, opcode);
-    if (o.kind === 'rel') relFix = o;
-    ops.push(o);
-  }
+  const ops: Operand[] = def.ops.map((code) => operand(code, c, ins, modrm, opcode));
   ins.operands = ops;
   ins.length = c.p - c.start;
-  if (relFix) {
-    const rel = ops.find((o) => o.kind === 'rel');
-    if (rel && rel.kind === 'rel') rel.target = mask(ip + ins.length + rel.disp, ins.opSize / 8);
-  }
+  // Branch targets need the length, known only now.
+  for (const o of ops) if (o.kind === 'rel') o.target = mask(ip + ins.length + o.disp, ins.opSize / 8);
 
   ins.mnemonic = mnemonic(def, opcode, ins, bits);
   if (def.flags & F_CC) ins.cc = opcode & 15;
-  if (ins.lock && !((def.flags & F_LOCK) && ops[0]?.kind === 'mem')) ins.lockInvalid = true;
+  // Lockable entries only ever have memory as their destination operand.
+  if (ins.lock && !((def.flags & F_LOCK) && ops.some((o) => o.kind === 'mem'))) ins.lockInvalid = true;
   checkSpecial(ins, px);
   return ins;
 }
 
-function groupMember(g: GroupEntry, modrm: number): OpEntry | null {
+function groupMember(g: GroupEntry, modrm: number, px: Prefixes): OpEntry | null {
   if ((modrm >> 6) === 3 && g.byModrm) {
     const m = g.byModrm[modrm];
-    if (m) return m;
-    if (g.memOnlyGroup) return null;
+    // F2/F3 0F 01 C1 is another instruction (vmgexit), not supported.
+    if (m) return px.rep !== REP_NONE && modrm === 0xc1 ? null : m;
   }
   return g.group[(modrm >> 3) & 7];
 }
 
-function needsModrm(code: OperandCode): boolean {
-  return 'EMRG'.includes(code[0]) || code === 'S' || code === 'C' || code === 'D';
+/**
+ * Whether the opcode bytes (after prefixes: [b], [0x0F, b] or [0x0F, 0x38, b])
+ * take a ModRM byte, or undefined when the opcode is not supported.
+ */
+export function opcodeHasModrm(opcode: number[]): boolean | undefined {
+  const e = opcode[0] !== 0x0f ? ONE_BYTE[opcode[0]] : opcode[1] === 0x38 ? THREE_BYTE_38[opcode[2]] : TWO_BYTE[opcode[1]];
+  if (opcode[0] === 0x0f && opcode[1] === 0xc7) return true;
+  if (!e) return undefined;
+  return isGroup(e) || e.modrm;
+}
+
+const RM_CODES: ReadonlySet<string> = new Set(['Eb', 'Ew', 'Ev', 'Ed', 'Ex', 'Mz', 'Mw', 'Md', 'Mq', 'Mp', 'Ma', 'Ms', 'Mo', 'Rd', 'Rv']);
+
+/**
+ * The table entry an Instr was decoded from (null for the few forms keyed
+ * by the whole ModRM byte, which have no operands). Lets tools look at the
+ * operand pattern without re-decoding.
+ */
+export function entryOf(ins: Instr): OpEntry | null {
+  const op = ins.opcode;
+  if (op === 0x0fc7) {
+    const forms = MANDATORY_C7[ins.ext];
+    return (forms && [forms.none, forms.p66, forms.pF3].find((f) => f?.mnem === ins.mnemonic)) ?? null;
+  }
+  const e = op >= 0x0f3800 ? THREE_BYTE_38[op & 0xff] : op >= 0x0f00 ? TWO_BYTE[op & 0xff] : op >= 0 ? ONE_BYTE[op] : null;
+  if (!e || !isGroup(e)) return e ?? null;
+  const m = e.group[ins.ext];
+  // Forms named by the whole ModRM byte (vmcall...) take no operands.
+  return m && m.ops.length === ins.operands.length ? m : null;
 }
 
 function mnemonic(def: OpEntry, opcode: number, ins: Instr, bits: Bits): string {
@@ -235,10 +263,10 @@ function operand(code: OperandCode, c: Cursor, ins: Instr, modrm: number, opcode
   const opSize = ins.opSize;
   const osBytes = (opSize / 8) as 2 | 4;
   const kind = code[0];
-  if (code.length === 2 && (kind === 'E' || kind === 'M' || kind === 'R')) {
+  if (RM_CODES.has(code)) {
     const isReg = (modrm >> 6) === 3;
-    // mov to/from CRn/DRn ignores the mod bits: it is always a register.
-    if (kind === 'R' || isReg) {
+    if (kind === 'R' && !isReg) throw new Invalid('memory form of a register-only operand');
+    if (isReg) {
       if (kind === 'M') throw new Invalid('register form of a memory-only operand');
       return { kind: 'reg', reg: modrm & 7, size: regSize(code, opSize) };
     }
@@ -303,8 +331,12 @@ function operand(code: OperandCode, c: Cursor, ins: Instr, modrm: number, opcode
 function checkSpecial(ins: Instr, px: Prefixes): void {
   if (ins.opcode === 0x90) {
     // 90 is xchg eax,eax; F3 90 is pause; with a 66 prefix ndisasm shows the xchg.
-    if (ins.rep === REP_E) ins.mnemonic = 'pause';
-    else if (px.has66) {
+    // ndisasm does not see pause when both 66 and 67 are present (hardware ignores them).
+    if (ins.rep === REP_E && !(px.has66 && px.addrSize !== ins.mode)) {
+      ins.mnemonic = 'pause';
+      ins.rep = REP_NONE;
+    }
+    else if (px.has66 || px.addrSize !== ins.mode) {
       const size = (ins.opSize / 8) as 2 | 4;
       ins.mnemonic = 'xchg';
       ins.operands = [{ kind: 'reg', reg: 0, size }, { kind: 'reg', reg: 0, size }];

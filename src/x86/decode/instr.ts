@@ -42,6 +42,8 @@ export interface MemOperand {
   disp: number; // signed displacement as encoded (sign-extended)
   dispSize: 0 | 1 | 2 | 4;
   addrSize: Bits;
+  /** Set when the address was encoded with a SIB byte (ndisasm prints [0x10] vs [dword 0x10]). */
+  sib?: boolean;
 }
 
 /**
@@ -109,4 +111,6 @@ export interface Instr {
    * can be shown; the CPU raises #UD.
    */
   lockInvalid?: boolean;
+  /** The mode the instruction was decoded in (the disassembler needs it for prefixes). */
+  mode?: Bits;
 }

@@ -28,6 +28,7 @@ export function decodeMem(r: ByteReader, modrm: number, addrSize: Bits, seg: num
   let scale: 1 | 2 | 4 | 8 = 1;
   let disp = 0;
   let dispSize: 0 | 1 | 2 | 4 = 0;
+  let sib = false;
   if (addrSize === 16) {
     if (mod === 0 && rm === 6) {
       disp = r.i16();
@@ -38,11 +39,12 @@ export function decodeMem(r: ByteReader, modrm: number, addrSize: Bits, seg: num
     }
   } else {
     if (rm === 4) {
-      const sib = r.u8();
-      scale = (1 << (sib >> 6)) as 1 | 2 | 4 | 8;
-      const idx = (sib >> 3) & 7;
+      const sibByte = r.u8();
+      sib = true;
+      scale = (1 << (sibByte >> 6)) as 1 | 2 | 4 | 8;
+      const idx = (sibByte >> 3) & 7;
       index = idx === 4 ? -1 : idx;
-      const b = sib & 7;
+      const b = sibByte & 7;
       if (b === 5 && mod === 0) {
         disp = r.i32();
         dispSize = 4;
@@ -58,7 +60,7 @@ export function decodeMem(r: ByteReader, modrm: number, addrSize: Bits, seg: num
     if (mod === 1) { disp = r.i8(); dispSize = 1; } else if (mod === 2) { disp = r.i32(); dispSize = 4; }
   }
   const ssBased = base === 4 || base === 5; // ESP/EBP (BP in 16-bit forms uses 5 too)
-  return {
+  const m: MemOperand = {
     kind: 'mem',
     size,
     seg: seg >= 0 ? seg : ssBased ? SEG.SS : SEG.DS,
@@ -70,4 +72,6 @@ export function decodeMem(r: ByteReader, modrm: number, addrSize: Bits, seg: num
     dispSize,
     addrSize,
   };
+  if (sib) m.sib = true;
+  return m;
 }

@@ -44,15 +44,15 @@ export interface OpEntry {
   mnem: string;
   ops: readonly OperandCode[];
   flags: number;
+  /** A ModRM byte follows the opcode (some operand is E/M/R/G/S/C/D). */
+  modrm: boolean;
 }
 
 /** A ModRM-extended group: entry per ModRM.reg; `mod3` overrides for register forms. */
 export interface GroupEntry {
   group: readonly (OpEntry | null)[];
-  /** Register forms keyed by the whole ModRM byte (0F 01 C1 vmcall...). */
+  /** Register forms keyed by the whole ModRM byte (0F 01 C1 vmcall...); they take precedence. */
   byModrm?: Readonly<Record<number, OpEntry>>;
-  /** When set, mod=3 is valid only through `byModrm`; group entries are for memory. */
-  memOnlyGroup?: boolean;
 }
 
 export type TableEntry = OpEntry | GroupEntry | null;
@@ -60,11 +60,12 @@ export type TableEntry = OpEntry | GroupEntry | null;
 export const isGroup = (e: OpEntry | GroupEntry): e is GroupEntry => 'group' in e;
 
 function op(mnem: string, ops = '', flags = 0): OpEntry {
-  return { mnem, ops: ops ? (ops.split(',') as OperandCode[]) : [], flags };
+  const codes = ops ? (ops.split(',') as OperandCode[]) : [];
+  return { mnem, ops: codes, flags, modrm: codes.some((c) => /^[EMRG][a-z]$|^[SCD]$/.test(c)) };
 }
 
-function group(entries: (OpEntry | null)[], byModrm?: Record<number, OpEntry>, memOnlyGroup = false): GroupEntry {
-  return { group: entries, byModrm, memOnlyGroup };
+function group(entries: (OpEntry | null)[], byModrm?: Record<number, OpEntry>): GroupEntry {
+  return { group: entries, byModrm };
 }
 
 /** Condition code names as ndisasm prints them, by the low opcode nibble. */
@@ -121,15 +122,16 @@ export const ONE_BYTE: TableEntry[] = build([
   [0x6e, op('outsb', '', F_STRING)], [0x6f, op('outsw|outsd', '', F_STRING)],
   ...range(0x70, 16, () => op('j', 'Jb', F_CC)),
   [0x80, aluGroup('Eb,Ib')], [0x81, aluGroup('Ev,Iz')],
-  [0x82, aluGroup('Eb,Ib')], [0x83, aluGroup('Ev,Ibs')],
+  // 82 (an alias of 80) is left out: ndisasm rejects it and no assembler emits it.
+  [0x83, aluGroup('Ev,Ibs')],
   [0x84, op('test', 'Eb,Gb')], [0x85, op('test', 'Ev,Gv')],
-  [0x86, op('xchg', 'Eb,Gb', F_LOCK)], [0x87, op('xchg', 'Ev,Gv', F_LOCK)],
+  [0x86, op('xchg', 'Gb,Eb', F_LOCK)], [0x87, op('xchg', 'Gv,Ev', F_LOCK)],
   [0x88, op('mov', 'Eb,Gb')], [0x89, op('mov', 'Ev,Gv')],
   [0x8a, op('mov', 'Gb,Eb')], [0x8b, op('mov', 'Gv,Ev')],
   [0x8c, op('mov', 'Ex,S')], [0x8d, op('lea', 'Gv,Mz')], [0x8e, op('mov', 'S,Ex')],
   [0x8f, group([op('pop', 'Ev'), null, null, null, null, null, null, null])],
   [0x90, op('nop')],
-  ...range(0x91, 7, () => op('xchg', 'Zv,eAX')),
+  ...range(0x91, 7, () => op('xchg', 'eAX,Zv')),
   [0x98, op('cbw|cwde')], [0x99, op('cwd|cdq')],
   [0x9a, op('call', 'A')], [0x9b, op('wait')],
   [0x9c, op('pushf*')], [0x9d, op('popf*')],
@@ -164,9 +166,10 @@ export const ONE_BYTE: TableEntry[] = build([
   [0xec, op('in', 'AL,DX')], [0xed, op('in', 'eAX,DX')],
   [0xee, op('out', 'DX,AL')], [0xef, op('out', 'DX,eAX')],
   [0xf1, op('int1')], [0xf4, op('hlt')], [0xf5, op('cmc')],
-  [0xf6, group([op('test', 'Eb,Ib'), op('test', 'Eb,Ib'), op('not', 'Eb', F_LOCK), op('neg', 'Eb', F_LOCK),
+  // F6/F7 /1 (aliases of test) are left out like 82.
+  [0xf6, group([op('test', 'Eb,Ib'), null, op('not', 'Eb', F_LOCK), op('neg', 'Eb', F_LOCK),
     op('mul', 'Eb'), op('imul', 'Eb'), op('div', 'Eb'), op('idiv', 'Eb')])],
-  [0xf7, group([op('test', 'Ev,Iz'), op('test', 'Ev,Iz'), op('not', 'Ev', F_LOCK), op('neg', 'Ev', F_LOCK),
+  [0xf7, group([op('test', 'Ev,Iz'), null, op('not', 'Ev', F_LOCK), op('neg', 'Ev', F_LOCK),
     op('mul', 'Ev'), op('imul', 'Ev'), op('div', 'Ev'), op('idiv', 'Ev')])],
   [0xf8, op('clc')], [0xf9, op('stc')], [0xfa, op('cli')], [0xfb, op('sti')],
   [0xfc, op('cld')], [0xfd, op('std')],
@@ -190,13 +193,16 @@ export const TWO_BYTE: TableEntry[] = build([
   [0x02, op('lar', 'Gv,Ew')], [0x03, op('lsl', 'Gv,Ew')],
   [0x06, op('clts')], [0x08, op('invd')], [0x09, op('wbinvd')], [0x0b, op('ud2')],
   [0x1f, group([op('nop', 'Ev'), null, null, null, null, null, null, null])],
+  // The manual says mod is ignored for mov CRn/DRn; ndisasm (and every
+  // assembler) only knows mod=3, so other mods decode as invalid.
   [0x20, op('mov', 'Rd,C')], [0x21, op('mov', 'Rd,D')],
   [0x22, op('mov', 'C,Rd')], [0x23, op('mov', 'D,Rd')],
   [0x30, op('wrmsr')], [0x31, op('rdtsc')], [0x32, op('rdmsr')], [0x33, op('rdpmc')],
   ...range(0x40, 16, () => op('cmov', 'Gv,Ev', F_CC)),
   [0x78, op('vmread', 'Ed,Gd')], [0x79, op('vmwrite', 'Gd,Ed')],
   ...range(0x80, 16, () => op('j', 'Jz', F_CC)),
-  ...range(0x90, 16, () => group(Array.from({ length: 8 }, () => op('set', 'Eb', F_CC)))),
+  // setcc ignores ModRM.reg on hardware; ndisasm (and assemblers) only know /0.
+  ...range(0x90, 16, () => group([op('set', 'Eb', F_CC), null, null, null, null, null, null, null])),
   [0xa0, op('push', 'FS')], [0xa1, op('pop', 'FS')], [0xa2, op('cpuid')],
   [0xa3, op('bt', 'Ev,Gv')], [0xa4, op('shld', 'Ev,Gv,Ib')], [0xa5, op('shld', 'Ev,Gv,CL')],
   [0xa8, op('push', 'GS')], [0xa9, op('pop', 'GS')],
@@ -226,3 +232,22 @@ export const THREE_BYTE_38: TableEntry[] = build([
   [0x80, op('invept', 'Gd,Mo')],
   [0x81, op('invvpid', 'Gd,Mo')],
 ]);
+
+/** Every mnemonic the decoder can produce (for tests and tooling). */
+export function supportedMnemonics(): Set<string> {
+  const out = new Set<string>(['pause', 'jcxz', 'jecxz']);
+  const add = (e: OpEntry | null | undefined): void => {
+    if (!e) return;
+    if (e.flags & F_CC) { for (const c of CC_NAMES) out.add(e.mnem + c); return; }
+    if (e.mnem.endsWith('*')) { const b = e.mnem.slice(0, -1); out.add(b); out.add(b + 'w'); out.add(b + 'd'); return; }
+    for (const m of e.mnem.split('|')) out.add(m);
+  };
+  for (const t of [ONE_BYTE, TWO_BYTE, THREE_BYTE_38]) {
+    for (const e of t) {
+      if (!e) continue;
+      if (isGroup(e)) { e.group.forEach(add); Object.values(e.byModrm ?? {}).forEach(add); } else add(e);
+    }
+  }
+  for (const f of Object.values(MANDATORY_C7)) { add(f.none); add(f.p66); add(f.pF3); }
+  return out;
+}

@@ -105,6 +105,48 @@ export class PhysicalMemory {
     this.wpages[p] = page;
   }
 
+  /** Page for writing at a page number (allocating it), or undefined for ROM/unbacked. */
+  private writablePage(p: number): Uint8Array | undefined {
+    const w = this.wpages[p];
+    if (w !== undefined) return w;
+    const page = this.allocate(p);
+    if (page === undefined) return undefined;
+    if (this.codePage[p] === 1) {
+      this.codePage[p] = 0;
+      this.onCodeWrite?.(p);
+    }
+    this.wpages[p] = page;
+    return page;
+  }
+
+  /**
+   * Copies len bytes forward (byte by byte semantics) from src to dst; both
+   * ranges must lie within one page each.
+   */
+  copyForward(dst: number, src: number, len: number): void {
+    const sp = this.rpages[src >>> PAGE_SHIFT];
+    const dp = this.writablePage(dst >>> PAGE_SHIFT);
+    if (dp === undefined) return;
+    const so = src & 0xfff, d0 = dst & 0xfff;
+    if (sp === undefined) { dp.fill(this.isBacked(src) ? 0 : 0xff, d0, d0 + len); return; }
+    if (sp === dp && d0 > so && d0 < so + len) {
+      for (let i = 0; i < len; i++) dp[d0 + i] = sp[so + i];
+      return;
+    }
+    if (sp === dp) dp.copyWithin(d0, so, so + len); else dp.set(sp.subarray(so, so + len), d0);
+  }
+
+  /** Fills count elements of size bytes with value; the range must lie within one page. */
+  fillPattern(dst: number, value: number, size: number, count: number): void {
+    const dp = this.writablePage(dst >>> PAGE_SHIFT);
+    if (dp === undefined) return;
+    let o = dst & 0xfff;
+    if (size === 1) { dp.fill(value & 0xff, o, o + count); return; }
+    for (let i = 0; i < count; i++) {
+      for (let b = 0; b < size; b++) dp[o++] = value >> (b * 8);
+    }
+  }
+
   /** Marks a page as holding compiled code: stores to it take the slow path. */
   markCode(page: number): void {
     if (this.codePage[page] === 1) return;

@@ -1,0 +1,532 @@
+// The IA-32 processor: architectural state, segmented and paged memory
+// access, stacks and segment loads. Execution (blocks, the run loop) is in
+// engine.ts, exception delivery in interrupts.ts, instruction semantics in
+// the compile*.ts modules.
+
+import { PhysicalMemory } from '../mmu/memory';
+import { ACC_USER, ACC_WRITE, Mmu, TLB_SW, TLB_UR, TLB_UW, TLB_V } from '../mmu/paging';
+import type { IoBus } from '../devices/iobus';
+import type { MsrSpace } from '../devices/msr';
+import { EXC, fault } from './fault';
+import { ARITH, IF, IOPL, LazyFlags, LF_NONE, VM } from './flags';
+import type { CpuIntercept } from './intercept';
+import { ATTR_DB, ATTR_P, ATTR_S, ATTR_UNUSABLE, SegReg, descAttr, descBase, descLimit } from './segment';
+
+export const ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
+export const REG_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
+export type RegName = typeof REG_NAMES[number];
+/** Byte index in the register file of 8-bit register n (AL CL DL BL AH CH DH BH). */
+export const R8 = [0, 4, 8, 12, 1, 5, 9, 13];
+
+export interface TableReg { base: number; limit: number }
+
+export class Cpu extends LazyFlags {
+  readonly r = new Int32Array(8);
+  readonly r8 = new Uint8Array(this.r.buffer);
+  readonly r16 = new Uint16Array(this.r.buffer);
+  /** Offset of the next instruction in CS (unsigned). */
+  eip = 0;
+  readonly seg: SegReg[] = [new SegReg(), new SegReg(), new SegReg(), new SegReg(), new SegReg(), new SegReg()];
+  readonly ldtr = new SegReg();
+  readonly tr = new SegReg();
+  gdtr: TableReg = { base: 0, limit: 0xffff };
+  idtr: TableReg = { base: 0, limit: 0x3ff };
+  cr0 = 0x60000010;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  readonly dr = [0, 0, 0, 0, 0xffff0ff0, 0x400, 0xffff0ff0, 0x400];
+  xcr0 = 1;
+  cpl = 0;
+  halted = false;
+  /** Interrupts inhibited for one instruction (after STI or a load of SS). */
+  shadow = false;
+  /** NMIs blocked until the next IRET. */
+  nmiBlocked = false;
+  nmiPending = false;
+  /** Pending external interrupt vectors, delivered in order when IF=1. */
+  readonly irqQueue: number[] = [];
+  /** Set by anything that must end the current block after this instruction. */
+  exitReq = false;
+  /** Set by a rep string instruction that stopped before its count ran out (it is not counted yet). */
+  repPartial = false;
+  /** With exitReq: the instruction set EIP itself (a guarded return went elsewhere). */
+  keepEip = false;
+  /** Set to stop the run loop (with the reason) at the next instruction boundary. */
+  stopRequest: { reason: 'shutdown' | 'error' | 'triple-fault' | 'hlt'; message: string } | null = null;
+  intercept: CpuIntercept = {};
+  /** Code and stack sizes derived from CS.D and SS.B. */
+  code32 = false;
+  stack32 = false;
+  /** Instructions retired since load. */
+  icount = 0;
+  tscOffset = 0n;
+  readonly mmu: Mmu;
+  readonly tlb: Int32Array;
+  /** TLB bits required for a read / write at the current privilege. */
+  rbit = TLB_V;
+  wbit = TLB_SW;
+  /** Bumped whenever a linear-to-physical or CS mapping may have changed. */
+  linGen = 0;
+  /** Where a translated block faulted: iterations' instructions done, index in the block. */
+  jitDone = 0;
+  jitIndex = 0;
+  /** Exceptions being delivered (for double/triple fault rules). */
+  deliveryDepth: number[] = [];
+
+  constructor(readonly mem: PhysicalMemory, readonly io: IoBus, readonly msrs: MsrSpace) {
+    super();
+    this.mmu = new Mmu(mem);
+    this.tlb = this.mmu.tlb;
+    this.mmu.onPageFault = (lin) => { this.cr2 = lin; };
+  }
+
+  // ---- registers -------------------------------------------------------
+
+  get eax(): number { return this.r[0] >>> 0; }
+  get ecx(): number { return this.r[1] >>> 0; }
+  get edx(): number { return this.r[2] >>> 0; }
+  get ebx(): number { return this.r[3] >>> 0; }
+  get esp(): number { return this.r[4] >>> 0; }
+  get ebp(): number { return this.r[5] >>> 0; }
+  get esi(): number { return this.r[6] >>> 0; }
+  get edi(): number { return this.r[7] >>> 0; }
+  set eax(v: number) { this.r[0] = v; }
+  set ecx(v: number) { this.r[1] = v; }
+  set edx(v: number) { this.r[2] = v; }
+  set ebx(v: number) { this.r[3] = v; }
+  set esp(v: number) { this.r[4] = v; }
+  set ebp(v: number) { this.r[5] = v; }
+  set esi(v: number) { this.r[6] = v; }
+  set edi(v: number) { this.r[7] = v; }
+
+  getReg(n: number): number { return this.r[n & 7] >>> 0; }
+  setReg(n: number, v: number): void { this.r[n & 7] = v; }
+  reg(name: RegName): number { return this.r[REG_NAMES.indexOf(name)] >>> 0; }
+  setRegByName(name: RegName, v: number): void { this.r[REG_NAMES.indexOf(name)] = v; }
+  getReg8(n: number): number { return this.r8[R8[n]]; }
+  setReg8(n: number, v: number): void { this.r8[R8[n]] = v; }
+  getReg16(n: number): number { return this.r16[n << 1]; }
+  setReg16(n: number, v: number): void { this.r16[n << 1] = v; }
+
+  get eflags(): number { return this.getFlags() >>> 0; }
+  set eflags(v: number) { this.setFlagsRaw(v); }
+
+  /** Replaces EFLAGS (no privilege checks). */
+  setFlagsRaw(v: number): void {
+    const old = this.flags;
+    this.flags = ((v & 0x3f7fd5) | 2) >>> 0;
+    this.lop = LF_NONE;
+    if (((old ^ this.flags) & VM) !== 0) this.modeChanged();
+    if (((old ^ this.flags) & (IF | 0x100)) !== 0) this.exitReq = true;
+  }
+
+  get iopl(): number { return (this.flags & IOPL) >> 12; }
+  get protectedMode(): boolean { return (this.cr0 & 1) !== 0; }
+  get v86(): boolean { return (this.flags & VM) !== 0 && (this.cr0 & 1) !== 0; }
+  get mode(): 'real' | 'protected' | 'v86' {
+    return (this.cr0 & 1) === 0 ? 'real' : (this.flags & VM) !== 0 ? 'v86' : 'protected';
+  }
+
+  setCpl(n: number): void {
+    this.cpl = n;
+    this.rbit = n === 3 ? TLB_UR : TLB_V;
+    this.wbit = n === 3 ? TLB_UW : TLB_SW;
+    this.linGen++;
+  }
+
+  /** Recomputes derived state after CR0/CR3/CR4/VM changes. */
+  modeChanged(): void {
+    this.mmu.configure(this.cr0, this.cr3, this.cr4);
+    this.code32 = this.seg[CS].big;
+    this.stack32 = this.seg[SS].big;
+    this.linGen++;
+    this.exitReq = true;
+  }
+
+  setCr0(v: number): void {
+    const old = this.cr0;
+    this.cr0 = (v | 0x10) >>> 0;
+    if (((old ^ this.cr0) & 0x80010001) !== 0) this.mmu.flush(true);
+    this.modeChanged();
+  }
+  setCr3(v: number): void {
+    this.cr3 = v >>> 0;
+    this.mmu.flush(false);
+    this.modeChanged();
+  }
+  setCr4(v: number): void {
+    const old = this.cr4;
+    this.cr4 = v >>> 0;
+    if (((old ^ this.cr4) & 0xb0) !== 0) this.mmu.flush(true);
+    this.modeChanged();
+  }
+  /** Flushes the TLB entirely (e.g. after installing an EPT translator). */
+  flushTlb(): void {
+    this.mmu.flush(true);
+    this.modeChanged();
+  }
+
+  // ---- linear memory ---------------------------------------------------
+
+  private xlate(lin: number, access: number): number {
+    return this.mmu.translate(lin, access | (this.cpl === 3 ? ACC_USER : 0));
+  }
+
+  lr8(lin: number): number {
+    if (!this.mmu.active) return this.mem.read8(lin);
+    const e = this.tlb[lin >>> 12];
+    if ((e & this.rbit) !== 0) return this.mem.read8(((e & ~0xfff) | (lin & 0xfff)) >>> 0);
+    return this.mem.read8(this.xlate(lin, 0));
+  }
+
+  lr16(lin: number): number {
+    if (!this.mmu.active) return this.mem.read16(lin);
+    const e = this.tlb[lin >>> 12];
+    if ((e & this.rbit) !== 0 && (lin & 0xfff) < 0xfff) return this.mem.read16(((e & ~0xfff) | (lin & 0xfff)) >>> 0);
+    if ((lin & 0xfff) === 0xfff) return this.lr8(lin) | (this.lr8((lin + 1) >>> 0) << 8);
+    return this.mem.read16(this.xlate(lin, 0));
+  }
+
+  lr32(lin: number): number {
+    if (!this.mmu.active) return this.mem.read32(lin);
+    const e = this.tlb[lin >>> 12];
+    if ((e & this.rbit) !== 0 && (lin & 0xfff) < 0xffd) return this.mem.read32(((e & ~0xfff) | (lin & 0xfff)) >>> 0);
+    if ((lin & 0xfff) >= 0xffd) return this.lr16(lin) | (this.lr16((lin + 2) >>> 0) << 16);
+    return this.mem.read32(this.xlate(lin, 0));
+  }
+
+  /** Physical address for a read at a linear address (current privilege). */
+  rxlate(lin: number): number {
+    if (!this.mmu.active) return lin;
+    const e = this.tlb[lin >>> 12];
+    if ((e & this.rbit) !== 0) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
+    return this.xlate(lin, 0);
+  }
+
+  /** Physical address for a write of `size` bytes, or -1 when it crosses a page (both pages were checked). */
+  wxlate(lin: number, size: number): number {
+    if (!this.mmu.active) return lin;
+    const e = this.tlb[lin >>> 12];
+    const off = lin & 0xfff;
+    if (off + size <= 0x1000) {
+      if ((e & this.wbit) !== 0) return ((e & ~0xfff) | off) >>> 0;
+      return this.xlate(lin, ACC_WRITE);
+    }
+    this.xlate(lin, ACC_WRITE);
+    this.xlate((lin + size - 1) >>> 0, ACC_WRITE);
+    return -1;
+  }
+
+  lw8(lin: number, v: number): void {
+    this.mem.write8(this.wxlate(lin, 1), v);
+  }
+
+  lw16(lin: number, v: number): void {
+    const p = this.wxlate(lin, 2);
+    if (p >= 0) { this.mem.write16(p, v); return; }
+    this.mem.write8(this.wxlate(lin, 1), v);
+    this.mem.write8(this.wxlate((lin + 1) >>> 0, 1), v >> 8);
+  }
+
+  lw32(lin: number, v: number): void {
+    const p = this.wxlate(lin, 4);
+    if (p >= 0) { this.mem.write32(p, v); return; }
+    for (let i = 0; i < 4; i++) this.mem.write8(this.wxlate((lin + i) >>> 0, 1), v >> (i * 8));
+  }
+
+  /** Implicit supervisor accesses (descriptor tables, TSS, IDT). */
+  sysR32(lin: number): number {
+    lin >>>= 0;
+    if (!this.mmu.active) return this.mem.read32(lin);
+    if ((lin & 0xfff) > 0xffc) return this.sysR16(lin) | (this.sysR16(lin + 2) << 16);
+    return this.mem.read32(this.mmu.translate(lin, 0));
+  }
+  sysR16(lin: number): number {
+    lin >>>= 0;
+    if (!this.mmu.active) return this.mem.read16(lin);
+    if ((lin & 0xfff) === 0xfff) return this.sysR8(lin) | (this.sysR8(lin + 1) << 8);
+    return this.mem.read16(this.mmu.translate(lin, 0));
+  }
+  sysR8(lin: number): number {
+    lin >>>= 0;
+    return this.mem.read8(this.mmu.active ? this.mmu.translate(lin, 0) : lin);
+  }
+  sysW32(lin: number, v: number): void {
+    lin >>>= 0;
+    if (!this.mmu.active) { this.mem.write32(lin, v); return; }
+    for (let i = 0; i < 4; i++) this.mem.write8(this.mmu.translate((lin + i) >>> 0, ACC_WRITE), v >> (i * 8));
+  }
+  sysW16(lin: number, v: number): void {
+    lin >>>= 0;
+    if (!this.mmu.active) { this.mem.write16(lin, v); return; }
+    for (let i = 0; i < 2; i++) this.mem.write8(this.mmu.translate((lin + i) >>> 0, ACC_WRITE), v >> (i * 8));
+  }
+
+  // ---- segmented memory ------------------------------------------------
+
+  segFault(s: number): never {
+    return fault(s === SS ? EXC.SS : EXC.GP, 0);
+  }
+
+  rd8(s: number, off: number): number {
+    const g = this.seg[s];
+    if (off < g.rlo || off > g.rhi) this.segFault(s);
+    return this.lr8((g.base + off) >>> 0);
+  }
+  rd16(s: number, off: number): number {
+    const g = this.seg[s];
+    if (off < g.rlo || off + 1 > g.rhi) this.segFault(s);
+    return this.lr16((g.base + off) >>> 0);
+  }
+  rd32(s: number, off: number): number {
+    const g = this.seg[s];
+    if (off < g.rlo || off + 3 > g.rhi) this.segFault(s);
+    return this.lr32((g.base + off) >>> 0);
+  }
+  wr8(s: number, off: number, v: number): void {
+    const g = this.seg[s];
+    if (off < g.wlo || off > g.whi) this.segFault(s);
+    this.lw8((g.base + off) >>> 0, v);
+  }
+  wr16(s: number, off: number, v: number): void {
+    const g = this.seg[s];
+    if (off < g.wlo || off + 1 > g.whi) this.segFault(s);
+    this.lw16((g.base + off) >>> 0, v);
+  }
+  wr32(s: number, off: number, v: number): void {
+    const g = this.seg[s];
+    if (off < g.wlo || off + 3 > g.whi) this.segFault(s);
+    this.lw32((g.base + off) >>> 0, v);
+  }
+  /** Checks a read-modify-write access; returns the physical address, or -1 if it crosses a page. */
+  rmw(s: number, off: number, size: number): number {
+    const g = this.seg[s];
+    if (off < g.wlo || off + size - 1 > g.whi) this.segFault(s);
+    return this.wxlate((g.base + off) >>> 0, size);
+  }
+  rd(s: number, off: number, size: number): number {
+    return size === 4 ? this.rd32(s, off) >>> 0 : size === 2 ? this.rd16(s, off) : this.rd8(s, off);
+  }
+  wr(s: number, off: number, size: number, v: number): void {
+    if (size === 4) this.wr32(s, off, v); else if (size === 2) this.wr16(s, off, v); else this.wr8(s, off, v);
+  }
+
+  // ---- stack -----------------------------------------------------------
+
+  push32(v: number): void {
+    if (this.stack32) {
+      const sp = (this.r[4] - 4) >>> 0;
+      this.wr32(SS, sp, v);
+      this.r[4] = sp;
+    } else {
+      const sp = (this.r16[8] - 4) & 0xffff;
+      this.wr32(SS, sp, v);
+      this.r16[8] = sp;
+    }
+  }
+  push16(v: number): void {
+    if (this.stack32) {
+      const sp = (this.r[4] - 2) >>> 0;
+      this.wr16(SS, sp, v);
+      this.r[4] = sp;
+    } else {
+      const sp = (this.r16[8] - 2) & 0xffff;
+      this.wr16(SS, sp, v);
+      this.r16[8] = sp;
+    }
+  }
+  push(v: number, size: number): void {
+    if (size === 4) this.push32(v); else this.push16(v);
+  }
+  pop32(): number {
+    if (this.stack32) {
+      const sp = this.r[4] >>> 0;
+      const v = this.rd32(SS, sp);
+      this.r[4] = sp + 4;
+      return v;
+    }
+    const sp = this.r16[8];
+    const v = this.rd32(SS, sp);
+    this.r16[8] = sp + 4;
+    return v;
+  }
+  pop16(): number {
+    if (this.stack32) {
+      const sp = this.r[4] >>> 0;
+      const v = this.rd16(SS, sp);
+      this.r[4] = sp + 2;
+      return v;
+    }
+    const sp = this.r16[8];
+    const v = this.rd16(SS, sp);
+    this.r16[8] = sp + 2;
+    return v;
+  }
+  pop(size: number): number {
+    return size === 4 ? this.pop32() >>> 0 : this.pop16();
+  }
+  /** Reads the stack at ESP+offset without popping. */
+  peek(offset: number, size: number): number {
+    const sp = this.stack32 ? (this.r[4] + offset) >>> 0 : (this.r16[8] + offset) & 0xffff;
+    return this.rd(SS, sp, size);
+  }
+  get sp(): number { return this.stack32 ? this.r[4] >>> 0 : this.r16[8]; }
+  set sp(v: number) { if (this.stack32) this.r[4] = v; else this.r16[8] = v; }
+
+  // ---- descriptors and segment loads ----------------------------------
+
+  /** Linear address of a selector's descriptor, or throws #GP(selector). */
+  descAddr(sel: number, code = sel & 0xfffc): number {
+    const idx = sel & 0xfff8;
+    if ((sel & 4) !== 0) {
+      if (!this.ldtr.usable || idx + 7 > this.ldtr.limit) fault(EXC.GP, code);
+      return (this.ldtr.base + idx) >>> 0;
+    }
+    if (idx + 7 > this.gdtr.limit) fault(EXC.GP, code);
+    return (this.gdtr.base + idx) >>> 0;
+  }
+
+  readDesc(sel: number, code = sel & 0xfffc): [number, number, number] {
+    const a = this.descAddr(sel, code);
+    return [this.sysR32(a), this.sysR32(a + 4), a];
+  }
+
+  setAccessed(addr: number, hi: number): void {
+    if ((hi & 0x100) === 0) this.sysW32(addr + 4, hi | 0x100);
+  }
+
+  /** Loads a segment register with the current mode's rules. */
+  loadSeg(s: number, sel: number): void {
+    sel &= 0xffff;
+    if ((this.cr0 & 1) === 0 || (this.flags & VM) !== 0) {
+      this.loadSegReal(s, sel);
+      return;
+    }
+    if (s === CS) throw new Error('CS is loaded by control transfers');
+    const g = this.seg[s];
+    if ((sel & 0xfffc) === 0) {
+      if (s === SS) fault(EXC.GP, 0);
+      g.set(sel, 0, 0, ATTR_UNUSABLE);
+      return;
+    }
+    const [lo, hi, addr] = this.readDesc(sel);
+    const attr = descAttr(hi);
+    const type = attr & 0xf;
+    const dpl = (attr >> 5) & 3;
+    const rpl = sel & 3;
+    if (s === SS) {
+      if (rpl !== this.cpl || (attr & ATTR_S) === 0 || (type & 0xa) !== 2 || dpl !== this.cpl) fault(EXC.GP, sel & 0xfffc);
+      if ((attr & ATTR_P) === 0) fault(EXC.SS, sel & 0xfffc);
+    } else {
+      if ((attr & ATTR_S) === 0 || (type & 0xa) === 8) fault(EXC.GP, sel & 0xfffc);
+      const conformingCode = (type & 0xc) === 0xc;
+      if (!conformingCode && (rpl > dpl || this.cpl > dpl)) fault(EXC.GP, sel & 0xfffc);
+      if ((attr & ATTR_P) === 0) fault(EXC.NP, sel & 0xfffc);
+    }
+    this.setAccessed(addr, hi);
+    g.set(sel, descBase(lo, hi), descLimit(lo, hi), attr | 1);
+    if (s === SS) { this.stack32 = g.big; this.shadow = true; this.exitReq = true; }
+  }
+
+  loadSegReal(s: number, sel: number): void {
+    const g = this.seg[s];
+    if ((this.flags & VM) !== 0) {
+      g.set(sel, sel << 4, 0xffff, s === CS ? 0xfb : 0xf3);
+    } else {
+      // Real mode keeps the cached limit and attributes (so "unreal" mode works).
+      g.selector = sel;
+      g.base = sel << 4;
+      if (!g.usable || (g.attr & ATTR_P) === 0) g.attr = s === CS ? 0x9b : 0x93;
+      g.refresh();
+    }
+    if (s === SS) { this.stack32 = g.big; this.shadow = true; this.exitReq = true; }
+    if (s === CS) { this.code32 = g.big; this.linGen++; }
+  }
+
+  /** Loads CS from a checked descriptor (control transfers). */
+  setCs(sel: number, lo: number, hi: number, cpl: number): void {
+    this.seg[CS].set((sel & 0xfffc) | cpl, descBase(lo, hi), descLimit(lo, hi), descAttr(hi) | 1);
+    this.code32 = this.seg[CS].big;
+    if (cpl !== this.cpl) this.setCpl(cpl);
+    this.linGen++;
+    this.exitReq = true;
+  }
+
+  setSs(sel: number, lo: number, hi: number): void {
+    this.seg[SS].set(sel, descBase(lo, hi), descLimit(lo, hi), descAttr(hi) | 1);
+    this.stack32 = this.seg[SS].big;
+  }
+
+  /** After a return to an outer level, data segments the new CPL may not use become null. */
+  nullInaccessibleSegs(): void {
+    for (const s of [ES, DS, FS, GS]) {
+      const g = this.seg[s];
+      if (!g.usable) continue;
+      const type = g.attr & 0xf;
+      const conformingCode = (type & 0xc) === 0xc;
+      if ((g.attr & ATTR_S) !== 0 && !conformingCode && g.dpl < this.cpl) g.set(0, 0, 0, ATTR_UNUSABLE);
+    }
+  }
+
+  // ---- privilege helpers ----------------------------------------------
+
+  /** #GP(0) unless CPL 0 (real mode counts as CPL 0). */
+  requireCpl0(): void {
+    if (this.cpl !== 0) fault(EXC.GP, 0);
+  }
+
+  /** IOPL-sensitive instructions (cli/sti/in/out without a bitmap grant). */
+  ioplOk(): boolean {
+    if ((this.cr0 & 1) === 0) return true;
+    if ((this.flags & VM) !== 0) return this.iopl === 3;
+    return this.cpl <= this.iopl;
+  }
+
+  /** Checks I/O permission for a port access; #GP(0) when denied. */
+  checkIo(port: number, size: number): void {
+    if ((this.cr0 & 1) === 0) return;
+    if ((this.flags & VM) === 0 && this.cpl <= this.iopl) return;
+    // TSS I/O permission bitmap (32-bit TSS only).
+    const t = this.tr;
+    if (!t.usable || (t.attr & 0xf) !== 0xb && (t.attr & 0xf) !== 0x9 || t.limit < 0x67) fault(EXC.GP, 0);
+    const mapBase = this.sysR16(t.base + 0x66);
+    const byte = mapBase + (port >>> 3);
+    if (byte + 1 > t.limit) fault(EXC.GP, 0);
+    const bits = this.sysR16(t.base + byte);
+    const mask = ((1 << size) - 1) << (port & 7);
+    if ((bits & mask) !== 0) fault(EXC.GP, 0);
+  }
+
+  /** Sets the arithmetic bits without touching the rest. */
+  setArith(bits: number): void {
+    this.materialize();
+    this.flags = (this.flags & ~ARITH) | (bits & ARITH);
+  }
+
+  // ---- interrupts ------------------------------------------------------
+
+  /** Raises the interrupt-request input with a vector (delivered when IF=1). */
+  requestInterrupt(vector: number): void {
+    this.irqQueue.push(vector & 0xff);
+    this.exitReq = true;
+  }
+
+  requestNmi(): void {
+    this.nmiPending = true;
+    this.exitReq = true;
+  }
+
+  readTsc(): bigint {
+    return BigInt.asUintN(64, BigInt(this.icount) + this.tscOffset);
+  }
+}
+
+/** Physical address of an instruction byte at a linear address (fetch access). */
+export function fetchPhys(c: Cpu, lin: number): number {
+  lin >>>= 0;
+  if (!c.mmu.active) return lin;
+  const e = c.tlb[lin >>> 12];
+  if ((e & c.rbit) !== 0) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
+  return c.mmu.translate(lin, (c.cpl === 3 ? ACC_USER : 0) | 4);
+}

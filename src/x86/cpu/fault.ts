@@ -1,0 +1,40 @@
+// Exceptions travel as thrown CpuFault objects from the point of detection
+// (a memory access, a descriptor check) to the run loop, which rewinds EIP
+// to the faulting instruction and delivers them. Faults are rare, so the
+// cost of throwing is paid only when one happens.
+
+export const EXC = {
+  DE: 0, DB: 1, NMI: 2, BP: 3, OF: 4, BR: 5, UD: 6, NM: 7, DF: 8,
+  TS: 10, NP: 11, SS: 12, GP: 13, PF: 14, MF: 16, AC: 17, MC: 18,
+} as const;
+
+export const EXC_NAMES: Record<number, string> = {
+  0: '#DE', 1: '#DB', 2: 'NMI', 3: '#BP', 4: '#OF', 5: '#BR', 6: '#UD', 7: '#NM', 8: '#DF',
+  10: '#TS', 11: '#NP', 12: '#SS', 13: '#GP', 14: '#PF', 16: '#MF', 17: '#AC', 18: '#MC',
+};
+
+/** Vectors that push an error code. */
+export function hasErrorCode(vector: number): boolean {
+  return vector === 8 || (vector >= 10 && vector <= 14) || vector === 17;
+}
+
+export class CpuFault {
+  constructor(
+    readonly vector: number,
+    /** Error code, or -1 for none. */
+    readonly code: number = -1,
+    readonly detail = '',
+  ) {}
+
+  describe(): string {
+    const name = EXC_NAMES[this.vector] ?? `vector ${this.vector}`;
+    return this.code >= 0 ? `${name}(0x${this.code.toString(16)})` : name;
+  }
+}
+
+export function fault(vector: number, code = -1, detail = ''): never {
+  throw new CpuFault(vector, code, detail);
+}
+
+export const gp = (code = 0): never => fault(EXC.GP, code);
+export const ud = (): never => fault(EXC.UD);

@@ -1,0 +1,64 @@
+// Interception points for the sensitive operations a VT-x model turns into
+// VM exits. Every hook is optional and called before the operation takes
+// effect. Returning true means "handled": the CPU skips its own behaviour,
+// and the hook has already changed whatever state it wanted (typically
+// EIP, via `cpu.eip = cpu.eip + length` or a full VM-exit state switch).
+// Returning false lets the native behaviour run.
+//
+// Instruction hooks receive the decoded instruction and its length; at the
+// time of the call `cpu.eip` is the address of the instruction itself.
+
+import type { Instr } from '../decode/instr';
+import type { Cpu } from './cpu';
+
+export type InstrHook = (cpu: Cpu, instr: Instr, length: number) => boolean;
+
+export interface IoAccess {
+  port: number;
+  size: 1 | 2 | 4;
+  /** true for IN/INS. */
+  input: boolean;
+  string: boolean;
+  rep: boolean;
+}
+
+export type DescTableOp = 'lgdt' | 'lidt' | 'sgdt' | 'sidt' | 'lldt' | 'ltr' | 'sldt' | 'str';
+export type VmxOp = 'vmcall' | 'vmlaunch' | 'vmresume' | 'vmxoff' | 'vmxon' | 'vmclear' | 'vmptrld' | 'vmptrst' | 'vmread' | 'vmwrite' | 'invept' | 'invvpid' | 'vmfunc' | 'getsec';
+
+export type ExceptionKind = 'fault' | 'trap' | 'abort' | 'software';
+
+export interface CpuIntercept {
+  cpuid?: InstrHook;
+  hlt?: InstrHook;
+  invd?: InstrHook;
+  wbinvd?: InstrHook;
+  invlpg?: (cpu: Cpu, instr: Instr, length: number, linear: number) => boolean;
+  rdpmc?: InstrHook;
+  rdtsc?: InstrHook;
+  rdtscp?: InstrHook;
+  /** Every VMX instruction (and getsec); native behaviour is #UD. */
+  vmx?: (cpu: Cpu, instr: Instr, length: number, op: VmxOp) => boolean;
+  /** mov reg, crN (and smsw for cr0 reads is reported through `descTable`-like smsw below). */
+  movFromCr?: (cpu: Cpu, instr: Instr, length: number, cr: number, reg: number) => boolean;
+  /** mov crN, reg / lmsw / clts; `value` is the value to be written. */
+  movToCr?: (cpu: Cpu, instr: Instr, length: number, cr: number, reg: number, value: number) => boolean;
+  movDr?: (cpu: Cpu, instr: Instr, length: number, dr: number, reg: number, write: boolean) => boolean;
+  io?: (cpu: Cpu, instr: Instr, length: number, access: IoAccess) => boolean;
+  rdmsr?: (cpu: Cpu, instr: Instr, length: number, msr: number) => boolean;
+  wrmsr?: (cpu: Cpu, instr: Instr, length: number, msr: number, value: bigint) => boolean;
+  descTable?: (cpu: Cpu, instr: Instr, length: number, op: DescTableOp) => boolean;
+  smsw?: InstrHook;
+  monitor?: InstrHook;
+  mwait?: InstrHook;
+  pause?: InstrHook;
+  xsetbv?: InstrHook;
+  pushf?: InstrHook;
+  popf?: InstrHook;
+  cli?: InstrHook;
+  sti?: InstrHook;
+  iret?: InstrHook;
+  /** Before delivery of an exception (also int3/into/int n as 'software'). */
+  exception?: (cpu: Cpu, vector: number, errorCode: number, kind: ExceptionKind) => boolean;
+  /** Before delivery of an external interrupt; vector -1 is NMI. */
+  interrupt?: (cpu: Cpu, vector: number) => boolean;
+}

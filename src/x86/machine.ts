@@ -1,0 +1,304 @@
+// The whole guest machine: CPU, sparse physical memory, port-I/O bus with
+// the console capture device, MSRs, and the loaders for the three start
+// states (boot sector, flat 32-bit image, BIOS ROM).
+
+import { ConsoleDevice, type ConsoleCapture } from './devices/console';
+import { IoBus } from './devices/iobus';
+import { MsrSpace } from './devices/msr';
+import { PhysicalMemory } from './mmu/memory';
+import { Cpu, CS, DS, ES, FS, GS, SS, REG_NAMES } from './cpu/cpu';
+import { Engine, type StopInfo, type StopReason } from './cpu/engine';
+import type { SegmentCache } from './cpu/segment';
+
+export type { StopInfo, StopReason, ConsoleCapture };
+
+/** Where the firmware stub's IRET lives (F000:FF53, as in the IBM PC BIOS). */
+export const STUB_IRET_SEG = 0xf000;
+export const STUB_IRET_OFF = 0xff53;
+/** Flat32 start: the GDT the loader installs (null, code 0x08, data 0x10). */
+export const FLAT_GDT_BASE = 0x500;
+
+export interface MachineStateSummary {
+  eax: number; ecx: number; edx: number; ebx: number; esp: number; ebp: number; esi: number; edi: number;
+  eip: number; eflags: number;
+  cs: number; ds: number; es: number; fs: number; gs: number; ss: number;
+  cr0: number; cr2: number; cr3: number; cr4: number;
+  cpl: number;
+  mode: 'real' | 'protected' | 'v86';
+}
+
+export interface CpuSnapshot {
+  regs: number[];
+  eip: number;
+  eflags: number;
+  segs: SegmentCache[];
+  ldtr: SegmentCache;
+  tr: SegmentCache;
+  gdtr: { base: number; limit: number };
+  idtr: { base: number; limit: number };
+  cr: [number, number, number, number];
+  dr: number[];
+  xcr0: number;
+  cpl: number;
+  halted: boolean;
+  shadow: boolean;
+  nmiBlocked: boolean;
+  nmiPending: boolean;
+  irqQueue: number[];
+  icount: number;
+  tscOffset: string;
+}
+
+export interface MachineSnapshot {
+  version: 1;
+  memorySize: number;
+  cpu: CpuSnapshot;
+  /** Touched pages: page number, ROM flag, base64 contents. */
+  pages: { page: number; rom: boolean; data: string }[];
+  msrs: Record<string, string>;
+  console: ReturnType<ConsoleDevice['snapshot']>;
+}
+
+export class Machine {
+  readonly memory: PhysicalMemory;
+  readonly io = new IoBus();
+  readonly msrs = new MsrSpace();
+  readonly cpu: Cpu;
+  readonly consoleDevice = new ConsoleDevice();
+  readonly console: ConsoleCapture;
+  readonly engine: Engine;
+
+  constructor(options: { memorySize?: number } = {}) {
+    this.memory = new PhysicalMemory(options.memorySize ?? 256 * 1024 * 1024);
+    this.consoleDevice.attach(this.io);
+    this.console = this.consoleDevice.capture;
+    this.cpu = new Cpu(this.memory, this.io, this.msrs);
+    this.engine = new Engine(this.cpu);
+    this.resetCpu();
+  }
+
+  get instructionCount(): number { return this.cpu.icount; }
+
+  /** Power-on state: real mode, CS=F000 with base FFFF0000, IP=FFF0. */
+  private resetCpu(): void {
+    const c = this.cpu;
+    c.r.fill(0);
+    c.r[2] = 0x6f1; // processor signature, as after RESET
+    c.flags = 2; c.lop = 0;
+    c.cr0 = 0x60000010; c.cr2 = 0; c.cr3 = 0; c.cr4 = 0;
+    c.dr.splice(0, 8, 0, 0, 0, 0, 0xffff0ff0, 0x400, 0xffff0ff0, 0x400);
+    c.xcr0 = 1;
+    for (let s = 0; s < 6; s++) c.seg[s].set(0, 0, 0xffff, 0x93);
+    c.seg[CS].set(0xf000, 0xffff0000, 0xffff, 0x9b);
+    c.ldtr.set(0, 0, 0xffff, 0x82);
+    c.tr.set(0, 0, 0xffff, 0x8b);
+    c.gdtr = { base: 0, limit: 0xffff };
+    c.idtr = { base: 0, limit: 0x3ff };
+    c.eip = 0xfff0;
+    c.setCpl(0);
+    c.halted = false; c.shadow = false; c.nmiBlocked = false; c.nmiPending = false;
+    c.irqQueue.length = 0;
+    c.icount = 0;
+    c.tscOffset = 0n;
+    c.stopRequest = null;
+    c.mmu.flush(true);
+    c.modeChanged();
+    this.engine.flush();
+  }
+
+  private resetAll(): void {
+    this.memory.reset();
+    this.msrs.reset();
+    this.consoleDevice.restore({ capture: { com1: [], lpt1: [], e9: [], post: [] }, uart: { ier: 0, lcr: 0, mcr: 0, scr: 0, dll: 1, dlm: 0 }, lptControl: 0x0c });
+    this.resetCpu();
+  }
+
+  /**
+   * Real mode with a minimal firmware stub: every IVT vector points to an
+   * IRET at F000:FF53, the BIOS data area is zero, the image is at 0x7C00,
+   * CS:IP = 0000:7C00, DL = 0x80 (boot drive), SS:SP = 0000:7C00, IF = 1.
+   */
+  loadBootSector(image: Uint8Array): void {
+    this.resetAll();
+    const m = this.memory;
+    for (let v = 0; v < 256; v++) {
+      m.write16(v * 4, STUB_IRET_OFF);
+      m.write16(v * 4 + 2, STUB_IRET_SEG);
+    }
+    m.write8(STUB_IRET_SEG * 16 + STUB_IRET_OFF, 0xcf);
+    m.load(0x7c00, image);
+    const c = this.cpu;
+    c.r.fill(0);
+    c.r[2] = 0x80;
+    c.r[4] = 0x7c00;
+    c.seg[CS].set(0, 0, 0xffff, 0x9b);
+    c.eip = 0x7c00;
+    c.flags = 0x202;
+    c.modeChanged();
+  }
+
+  /** Flat 4 GiB segments, 32-bit, CPL 0, paging off, EIP = org. */
+  loadFlat32(image: Uint8Array, org: number): void {
+    this.resetAll();
+    const m = this.memory;
+    m.load(org >>> 0, image);
+    const end = org + image.length;
+    const c = this.cpu;
+    if (org > FLAT_GDT_BASE + 0x18 || end <= FLAT_GDT_BASE) {
+      m.write32(FLAT_GDT_BASE, 0); m.write32(FLAT_GDT_BASE + 4, 0);
+      m.write32(FLAT_GDT_BASE + 8, 0x0000ffff); m.write32(FLAT_GDT_BASE + 12, 0x00cf9b00);
+      m.write32(FLAT_GDT_BASE + 16, 0x0000ffff); m.write32(FLAT_GDT_BASE + 20, 0x00cf9300);
+    }
+    c.gdtr = { base: FLAT_GDT_BASE, limit: 0x17 };
+    c.idtr = { base: 0, limit: 0 };
+    c.cr0 = 0x60000011;
+    c.seg[CS].set(0x08, 0, 0xffffffff, 0xc09b);
+    for (const s of [DS, ES, FS, GS, SS]) c.seg[s].set(0x10, 0, 0xffffffff, 0xc093);
+    c.tr.set(0, 0, 0, 0x8b);
+    c.r.fill(0);
+    const stackTop = 0x80000;
+    c.r[4] = org < stackTop && end > stackTop - 0x1000 ? ((end + 0x10000 + 15) & ~15) >>> 0 : stackTop;
+    c.eip = org >>> 0;
+    c.flags = 2;
+    c.setCpl(0);
+    c.modeChanged();
+  }
+
+  /** A 64 or 128 KiB BIOS image, mapped to end at 0xFFFFF and at 0xFFFFFFFF; starts at the reset vector. */
+  loadRom(image: Uint8Array): void {
+    if (image.length !== 0x10000 && image.length !== 0x20000) throw new Error(`ROM image must be 64 or 128 KiB, got ${image.length} bytes`);
+    this.resetAll();
+    this.memory.mapRom(0x100000 - image.length, image);
+    this.memory.mapRom(0x100000000 - image.length, image);
+    this.resetCpu();
+  }
+
+  run(maxInstructions: number): StopInfo {
+    return this.engine.run(Math.max(0, Math.floor(maxInstructions)));
+  }
+
+  step(): StopInfo {
+    return this.engine.run(1, true);
+  }
+
+  addBreakpoint(linear: number): void {
+    this.engine.breakpoints.add(linear >>> 0);
+    this.engine.flush();
+  }
+  removeBreakpoint(linear: number): void {
+    this.engine.breakpoints.delete(linear >>> 0);
+    this.engine.flush();
+  }
+  clearBreakpoints(): void {
+    this.engine.breakpoints.clear();
+    this.engine.flush();
+  }
+
+  state(): MachineStateSummary {
+    const c = this.cpu;
+    return {
+      eax: c.eax, ecx: c.ecx, edx: c.edx, ebx: c.ebx, esp: c.esp, ebp: c.ebp, esi: c.esi, edi: c.edi,
+      eip: c.eip >>> 0, eflags: c.eflags,
+      cs: c.seg[CS].selector, ds: c.seg[DS].selector, es: c.seg[ES].selector,
+      fs: c.seg[FS].selector, gs: c.seg[GS].selector, ss: c.seg[SS].selector,
+      cr0: c.cr0 >>> 0, cr2: c.cr2 >>> 0, cr3: c.cr3 >>> 0, cr4: c.cr4 >>> 0,
+      cpl: c.cpl,
+      mode: c.mode,
+    };
+  }
+
+  snapshot(): MachineSnapshot {
+    const c = this.cpu;
+    const cpu: CpuSnapshot = {
+      regs: REG_NAMES.map((n) => c.reg(n)),
+      eip: c.eip >>> 0,
+      eflags: c.eflags,
+      segs: c.seg.map((s) => s.toJSON()),
+      ldtr: c.ldtr.toJSON(),
+      tr: c.tr.toJSON(),
+      gdtr: { ...c.gdtr },
+      idtr: { ...c.idtr },
+      cr: [c.cr0 >>> 0, c.cr2 >>> 0, c.cr3 >>> 0, c.cr4 >>> 0],
+      dr: c.dr.map((v) => v >>> 0),
+      xcr0: c.xcr0,
+      cpl: c.cpl,
+      halted: c.halted,
+      shadow: c.shadow,
+      nmiBlocked: c.nmiBlocked,
+      nmiPending: c.nmiPending,
+      irqQueue: [...c.irqQueue],
+      icount: c.icount,
+      tscOffset: c.tscOffset.toString(),
+    };
+    return {
+      version: 1,
+      memorySize: this.memory.size,
+      cpu,
+      pages: this.memory.touchedPages().map(([page, data, rom]) => ({ page, rom, data: toBase64(data) })),
+      msrs: this.msrs.snapshot(),
+      console: this.consoleDevice.snapshot(),
+    };
+  }
+
+  restore(s: MachineSnapshot): void {
+    if (s.version !== 1) throw new Error(`unknown snapshot version ${String(s.version)}`);
+    this.memory.reset();
+    for (const p of s.pages) this.memory.setPage(p.page, fromBase64(p.data), p.rom);
+    this.msrs.restore(s.msrs);
+    this.consoleDevice.restore(s.console);
+    const c = this.cpu;
+    const k = s.cpu;
+    k.regs.forEach((v, i) => { c.r[i] = v; });
+    c.eip = k.eip;
+    c.flags = k.eflags; c.lop = 0;
+    k.segs.forEach((g, i) => c.seg[i].copyFrom(g));
+    c.ldtr.copyFrom(k.ldtr);
+    c.tr.copyFrom(k.tr);
+    c.gdtr = { ...k.gdtr };
+    c.idtr = { ...k.idtr };
+    [c.cr0, c.cr2, c.cr3, c.cr4] = k.cr;
+    c.dr.splice(0, 8, ...k.dr);
+    c.xcr0 = k.xcr0;
+    c.setCpl(k.cpl);
+    c.halted = k.halted; c.shadow = k.shadow; c.nmiBlocked = k.nmiBlocked; c.nmiPending = k.nmiPending;
+    c.irqQueue.length = 0; c.irqQueue.push(...k.irqQueue);
+    c.icount = k.icount;
+    c.tscOffset = BigInt(k.tscOffset);
+    c.stopRequest = null;
+    c.mmu.flush(true);
+    c.modeChanged();
+    this.engine.flush();
+  }
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const B64_INDEX = new Uint8Array(128);
+for (let i = 0; i < 64; i++) B64_INDEX[B64.charCodeAt(i)] = i;
+
+function toBase64(b: Uint8Array): string {
+  let out = '';
+  let i = 0;
+  for (; i + 2 < b.length; i += 3) {
+    const n = (b[i] << 16) | (b[i + 1] << 8) | b[i + 2];
+    out += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + B64[n & 63];
+  }
+  if (i < b.length) {
+    const n = (b[i] << 16) | ((i + 1 < b.length ? b[i + 1] : 0) << 8);
+    out += B64[n >> 18] + B64[(n >> 12) & 63] + (i + 1 < b.length ? B64[(n >> 6) & 63] : '=') + '=';
+  }
+  return out;
+}
+
+function fromBase64(s: string): Uint8Array {
+  const clean = s.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let o = 0;
+  for (let i = 0; i < clean.length; i += 4) {
+    const n = (B64_INDEX[clean.charCodeAt(i)] << 18) | (B64_INDEX[clean.charCodeAt(i + 1)] << 12)
+      | ((i + 2 < clean.length ? B64_INDEX[clean.charCodeAt(i + 2)] : 0) << 6) | (i + 3 < clean.length ? B64_INDEX[clean.charCodeAt(i + 3)] : 0);
+    if (o < out.length) out[o++] = n >> 16;
+    if (o < out.length) out[o++] = (n >> 8) & 0xff;
+    if (o < out.length) out[o++] = n & 0xff;
+  }
+  return out;
+}
