@@ -168,7 +168,7 @@ function immRange(v: bigint, bytes: number, signedOnly: boolean): boolean {
 export interface Encoded {
   bytes: number[];
   /** Fields holding label-relative values (nasm lists them in brackets). */
-  relocs: { at: number; size: number; shown: bigint }[];
+  relocs: { at: number; size: number; shown: bigint; absolute?: boolean }[];
 }
 
 export function encodeInstruction(mnemonic: string, ops: Operand[], prefixes: InsnPrefixes, env: EncodeEnv, jump: JumpState): Encoded {
@@ -221,7 +221,7 @@ function emit(form: InsnForm, ops: Operand[], values: (Value | undefined)[], pre
     if (t === 'a32' && prefixes.asize === undefined) asize = 32;
   }
   const body: number[] = [];
-  const relocs: { at: number; size: number; shown: bigint }[] = [];
+  const relocs: { at: number; size: number; shown: bigint; absolute?: boolean }[] = [];
   const noteReloc = (v: Value, size: number): void => {
     if (v.rel !== null && v.rel !== '?' && !v.unknown) relocs.push({ at: body.length - size, size, shown: v.n - env.sectionStart(v.rel) });
   };
@@ -352,7 +352,8 @@ function emit(form: InsnForm, ops: Operand[], values: (Value | undefined)[], pre
   const end = env.address + BigInt(bytes.length);
   for (const f of fixups) {
     const v = f.target;
-    const sameSection = v.rel === null || v.rel === env.section;
+    // nasm shortens only jumps to labels in the same section; a plain number is never short.
+    const sameSection = v.rel === env.section;
     let disp = v.n - end;
     const at = pre.length + f.at;
     if (f.size === 1) {
@@ -369,6 +370,8 @@ function emit(form: InsnForm, ops: Operand[], values: (Value | undefined)[], pre
       if (v.unknown) disp = 0n;
     }
     if (f.size === 2) disp = BigInt.asIntN(16, disp);
+    // nasm's listing shows a relative field aimed at a plain address as that address in parentheses.
+    if (v.rel === null && !v.unknown && v.regs.size === 0) relocs.push({ at: at - pre.length, size: f.size, shown: v.n, absolute: true });
     const tmp: number[] = [];
     pushLE(tmp, disp, f.size);
     for (let k = 0; k < f.size; k++) bytes[at + k] = tmp[k];

@@ -7,6 +7,8 @@ export interface Reloc {
   at: number;
   size: number;
   shown: bigint;
+  /** A relative field aimed at a plain address: listed as (address). */
+  absolute?: boolean;
 }
 
 /** One emitted run: bytes repeated `repeat` times, or `reserve` bytes of uninitialised space. */
@@ -49,7 +51,7 @@ function hexBytes(bytes: number[], relocs: Reloc[] = []): { text: string; units:
     if (r) {
       const le: string[] = [];
       for (let k = 0; k < r.size; k++) le.push(hex((r.shown >> BigInt(8 * k)) & 0xffn, 2));
-      units.push({ s: `[${le.join("")}]`, bytes: r.size });
+      units.push({ s: r.absolute ? `(${le.join('')})` : `[${le.join('')}]`, bytes: r.size });
       i += r.size;
     } else {
       units.push({ s: hex(bytes[i], 2), bytes: 1 });
