@@ -202,7 +202,7 @@ export class HyperstepSession extends LoggingDebugSession {
 
   /** An error response whose message is shown to the user verbatim. */
   private fail(response: DebugProtocol.Response, id: number, message: string): void {
-    // The message goes in as a variable so braces in it are not taken as placeholders.
+    // The message goes in as a variable so braces in it are not taken as format fields.
     this.sendErrorResponse(response, { id, format: '{_message}', variables: { _message: message }, showUser: true });
   }
 }

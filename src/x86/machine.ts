@@ -101,6 +101,8 @@ export class Machine {
     c.icount = 0;
     c.tscOffset = 0n;
     c.stopRequest = null;
+    c.dbPending = 0;
+    c.updateDebug();
     c.mmu.flush(true);
     c.modeChanged();
     this.engine.flush();
@@ -265,6 +267,8 @@ export class Machine {
     c.icount = k.icount;
     c.tscOffset = BigInt(k.tscOffset);
     c.stopRequest = null;
+    c.dbPending = 0;
+    c.updateDebug();
     c.mmu.flush(true);
     c.modeChanged();
     this.engine.flush();

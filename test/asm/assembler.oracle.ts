@@ -105,3 +105,64 @@ test('live nasm: random programs with interdependent jump sizes', { skip }, () =
   }
   assert.ok(compared > 50, `only ${compared} programs were accepted by nasm`);
 });
+
+const R8 = ['al', 'cl', 'dl', 'bl', 'ah', 'ch', 'dh', 'bh'];
+const R16 = ['ax', 'cx', 'dx', 'bx', 'sp', 'bp', 'si', 'di'];
+const R32 = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'];
+const IMMS = ['0', '1', '-1', '5', '-128', '127', '128', '255', '256', '-129', '0x7fff', '0x8000', '0xffff', '0x10000',
+  '0x7fffffff', '0x80000000', '0xffffffff', 'lbl', 'lbl-$$', '$-$$', 'fwd', 'fwd-lbl'];
+
+function randomOperand(r: () => number): string {
+  const pick = <T>(a: T[]): T => a[Math.floor(r() * a.length)];
+  const x = r();
+  if (x < 0.3) return pick([...R8, ...R16, ...R32]);
+  if (x < 0.55) {
+    const disp = pick(['', '+1', '-1', '+0x80', '-0x80', '+0x7f', '+0x1234', '+lbl', '+0', '+fwd-lbl']);
+    const base = r() < 0.5
+      ? pick(['bx', 'bp', 'si', 'di', 'bx+si', 'bx+di', 'bp+si', 'bp+di'])
+      : pick([pick(R32), `${pick(R32)}+${pick(R32.slice(0, 4))}*${pick(['1', '2', '4', '8'])}`, `${pick(R32)}*${pick(['2', '3', '5', '9'])}`, '']);
+    const seg = r() < 0.15 ? `${pick(['es', 'cs', 'ss', 'ds', 'fs', 'gs'])}:` : '';
+    const inner = base === '' ? (disp === '' ? '0x1234' : disp.replace(/^\+/, '')) : base + disp;
+    return `${r() < 0.5 ? pick(['byte ', 'word ', 'dword ', '']) : ''}[${seg}${inner}]`;
+  }
+  if (x < 0.85) return (r() < 0.3 ? pick(['byte ', 'word ', 'dword ', 'strict byte ', 'strict word ', 'strict dword ']) : '') + pick(IMMS);
+  if (x < 0.9) return pick(['es', 'cs', 'ss', 'ds', 'fs', 'gs']);
+  if (x < 0.95) return pick(['cr0', 'cr2', 'cr3', 'cr4', 'dr0', 'dr7']);
+  return pick(['short lbl', 'near lbl', 'fwd', 'far [bx]', '0x10:0x20']);
+}
+
+test('live nasm: random operand combinations for every mnemonic (bytes and listing)', { skip }, async () => {
+  const { allForms } = await import('../../src/x86/asm/insns');
+  const mnemonics = [...new Set(allForms().map((f) => f.mnemonic))];
+  const r = rng(99);
+  for (let round = 0; round < 8; round++) {
+    const bits = round % 2 === 0 ? 16 : 32;
+    let body: string[] = [];
+    for (let i = 0; i < 1500; i++) {
+      const n = Math.floor(r() * 4);
+      const ops = Array.from({ length: n }, () => randomOperand(r));
+      body.push(`${mnemonics[Math.floor(r() * mnemonics.length)]} ${ops.join(', ')}`.trim());
+    }
+    const file = join(tmp, `ops${round}.asm`);
+    const wrap = (lines: string[]): string => `bits ${bits}\nlbl:\n${lines.join('\n')}\nfwd:\n`;
+    let nasm: { bin: Uint8Array; lst: string } | undefined;
+    // Keep only the lines nasm accepts.
+    for (let k = 0; k < 20 && !nasm; k++) {
+      writeFileSync(file, wrap(body));
+      try {
+        nasm = runNasm(file, tmp, `ops${round}`);
+      } catch (e) {
+        const text = String((e as { stderr?: Buffer }).stderr ?? '');
+        const bad = new Set([...text.matchAll(/\.asm:(\d+): error/g)].map((m) => Number(m[1]) - 3));
+        assert.ok(bad.size > 0, text);
+        body = body.filter((_, i) => !bad.has(i));
+      }
+    }
+    assert.ok(nasm, 'nasm never accepted the program');
+    const src = wrap(body);
+    const res = assemble(src, { fileName: file });
+    const report = diffReport(`ops${round}`, src, res, nasm.bin);
+    assert.equal(report, '', report);
+    assert.equal(stripListingWarnings(res.listing), stripListingWarnings(nasm.lst));
+  }
+});

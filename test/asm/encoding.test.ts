@@ -26,7 +26,7 @@ test('every mnemonic in the table appears in the generated fixtures for both mod
 test('every table row is well formed', () => {
   for (const f of allForms()) {
     assert.equal(f.roles.length, f.slots.length, `${f.mnemonic} ${f.slots.join(',')}`);
-    for (const t of f.code) assert.match(t, /^(o16|o32|a16|a32|[0-9A-F]{2}|[0-9A-F]{2}\+r|\/r|\/[0-7]|ib|ibs|iw|id|rb|rw|rd|far|moffs)$/);
+    for (const t of f.code) assert.match(t, /^(o16|o32|a16|a32|[0-9A-F]{2}|[0-9A-F]{2}\+r|\/r|\/[0-7]|ib|ibs|ibu|iw|id|rb|rw|rd|far|moffs)$/);
   }
 });
 

@@ -51,8 +51,8 @@ export class CaseBuilder {
 
   constructor(readonly rng: Rng) {}
 
-  emit(line: string): void {
-    this.lines.push(line);
+  emit(...lines: string[]): void {
+    this.lines.push(...lines);
   }
 
   /** A general register of `size`; never ESP/SP (the harness needs a sane stack). */
@@ -77,7 +77,10 @@ export class CaseBuilder {
    */
   mem(size: Size, opts: MemOptions = {}): string {
     const span = opts.span ?? size / 8;
-    return `${sizeWord(size)} ${this.address(this.target(span), opts)}`;
+    const addr = this.address(this.target(span), opts);
+    // a redundant segment override now and then (all data segments are flat)
+    const seg = this.rng.chance(0.1) ? `${this.rng.pick(['ds', 'es', 'ss', 'fs', 'gs'])}:` : '';
+    return `${sizeWord(size)} [${seg}${addr.slice(1)}`;
   }
 
   /** The bracketed address expression for linear address `addr`, with setup. */

@@ -24,6 +24,12 @@ export interface LogEntry {
   ss: number; // saved SS (interrupts from ring 3)
   eax: number;
   id: number; // TRY id, 0 when none was armed
+  dr6: number; // DR6 as the handler read it
+  handlerDs: number; // DS on entry to the handler
+  v86Segments: [number, number, number, number]; // ES DS FS GS of a virtual-8086 frame
+  ecx: number; // ECX, ESI, EDI at the fault
+  esi: number;
+  edi: number;
 }
 
 export interface GuestRun { m: Machine; stop: StopInfo }
@@ -50,11 +56,12 @@ export function readLog(m: Machine): LogEntry[] {
   const n = Math.min(m.memory.read32(LOG), 64);
   const entries: LogEntry[] = [];
   for (let i = 0; i < n; i++) {
-    const at = LOG + 0x40 + i * 64;
+    const at = LOG + 0x40 + i * 128;
     const d = (k: number): number => m.memory.read32(at + 4 * k) >>> 0;
     entries.push({
       vector: d(0), error: d(1), eip: d(2), cs: d(3), eflags: d(4), expectedEip: d(5), cr2: d(6),
-      frame: d(7), esp: d(8), ss: d(9), eax: d(10), id: d(11),
+      frame: d(7), esp: d(8), ss: d(9), eax: d(10), id: d(11), dr6: d(12),
+      handlerDs: d(13), v86Segments: [d(14), d(15), d(16), d(17)], ecx: d(18), esi: d(19), edi: d(20),
     });
   }
   return entries;

@@ -11,21 +11,12 @@ let cached: GuestRun | undefined;
 const run = (): GuestRun => (cached ??= runFlat('system'));
 const r = (slot: number): number => result(run().m, slot);
 const log = (): LogEntry[] => readLog(run().m);
-const dr6 = (e: LogEntry): number => run().m.memory.read32(0x30040 + 64 * log().indexOf(e) + 48) >>> 0;
+const dr6 = (e: LogEntry): number => e.dr6;
 
 /** Cases that fail on the current CPU: test name -> what goes wrong. */
 const knownFailures: Record<string, string> = {
   'cmpxchg8b: equal stores ECX:EBX and sets ZF; not equal loads EDX:EAX':
     'CPU gap: cmpxchg8b (0F C7 /1) raises #UD; CPUID.1:EDX.CX8 is 0',
-  'single-step #DB sets DR6.BS': 'CPU bug: DR6 reads 0xFFFF0FF0 in the single-step handler (BS, bit 14, not set)',
-  'DR0 execution breakpoint: #DB fault at the instruction, DR6.B0; RF=1 lets it run once':
-    'CPU gap: DR0-DR3 execution breakpoints enabled in DR7 raise no #DB',
-  'DR1 data write breakpoint: #DB trap after the write, DR6.B1; a read does not trigger it':
-    'CPU gap: DR0-DR3 data breakpoints enabled in DR7 raise no #DB',
-  'task switch by CALL to a TSS: new task runs with NT=1, back link, both TSSs busy':
-    'CPU gap: call to an available 32-bit TSS raises #GP(0x90) instead of switching tasks',
-  'IRET with NT=1 returns to the calling task, clears its busy bit, sets CR0.TS':
-    'CPU gap: no task switch happened (see the CALL to a TSS)',
   '#AC(0) for a misaligned dword at CPL 3 with CR0.AM and EFLAGS.AC': 'CPU gap: no alignment check: the misaligned load completes',
 };
 const t = (name: string, fn: () => void): void => {

@@ -9,15 +9,22 @@
 //    (mov cs, segr6, cr1...), WAIT (a prefix to ndisasm, an instruction to
 //    the CPU), LOCK on a non-lockable instruction (ndisasm shows a bare
 //    "lock"), 16-bit movzx/movsx/bswap forms ndisasm has no template for,
-//    and short-branch targets under a 66 prefix.
+//    and short-branch targets under a 66 prefix; and in the hint-NOP space
+//    the MPX/CET/CLDEMOTE names ndisasm gives where the CPU runs a NOP.
+//  - alias encodings (Instr.alias: 82, F6/F7 /1, shift /6, setcc with a
+//    non-zero reg, mov CRn/DRn with mod<3) are valid for us and unknown to
+//    ndisasm, which prints "db" or a bare prefix: outcome 'alias', and our
+//    text and length must equal those of the documented twin (aliases.ts).
 
 import { decode } from '../../src/x86/decode/index';
-import { Bits } from '../../src/x86/decode/instr';
+import { Bits, Instr } from '../../src/x86/decode/instr';
 import { formatInstr } from '../../src/x86/disasm/index';
-import { supportedMnemonics } from '../../src/x86/decode/tables';
+import { hintName, supportedMnemonics } from '../../src/x86/decode/tables';
+import { expectFromTwin } from './aliases';
 
 export interface Expected { length: number; text: string }
-export type Outcome = 'match' | 'both-unsupported' | 'known-divergence' | 'fail';
+export type Outcome = 'match' | 'both-unsupported' | 'known-divergence' | 'alias' | 'fail';
+export const OUTCOMES: readonly Outcome[] = ['match', 'both-unsupported', 'known-divergence', 'alias', 'fail'];
 export interface Verdict { outcome: Outcome; ours: string; ourLength: number; detail?: string }
 
 export function normalize(text: string): string {
@@ -85,6 +92,14 @@ export function judge(buf: Uint8Array, pos: number, bits: Bits, ip: number, nd: 
   // A LOCK the instruction does not accept: ndisasm shows a bare "lock".
   if (ins.lockInvalid && ndText === 'lock' && nd.length === 1) return { ...base, outcome: 'known-divergence', detail: 'lock on non-lockable' };
   if (normalize(ours) === ndText && ins.length === nd.length) return { ...base, outcome: 'match' };
+  // ndisasm lacks the alias's template and stops after one byte.
+  if (ins.alias && nd.length === 1 && (ndText.startsWith('db ') || PREFIX_WORDS.has(ndText))) {
+    const e = expectFromTwin(buf, pos, bits, ip, ins);
+    if (normalize(ours) === normalize(e.text) && ins.length === e.length) return { ...base, outcome: 'alias', detail: ins.alias };
+    return { ...base, outcome: 'fail', detail: `alias ${ins.alias}: expected ${e.length} "${e.text}" from twin` };
+  }
+  const hint = hintExtension(ins, ndText, nd.length);
+  if (hint) return { ...base, ...hint };
   // A 66 prefix on a short branch truncates the target to 16 bits on hardware
   // (and in `target`); ndisasm wraps it at the mode's width instead.
   const rel = ins.operands[0];
@@ -99,3 +114,30 @@ export function judge(buf: Uint8Array, pos: number, bits: Bits, ip: number, nd: 
   return { ...base, outcome: 'fail', detail: `ndisasm: ${nd.length} ${ndText}` };
 }
 
+
+/** Names ndisasm gives to hint-space encodings of extensions this CPU does not have. */
+const HINT_EXTENSIONS = new Set(['bndldx', 'bndstx', 'bndmov', 'bndcl', 'bndcu', 'bndcn', 'bndmk', 'rdsspd', 'cldemote']);
+
+/**
+ * 0F 18-1F where ndisasm names an MPX, CET or CLDEMOTE instruction: the CPU
+ * runs a NOP and we print hint_nopN. Checked: the name is the hint's, the
+ * length is ndisasm's, and the memory operand (if any) prints the same.
+ */
+function hintExtension(ins: Instr, ndText: string, ndLength: number): Pick<Verdict, 'outcome' | 'detail'> | null {
+  if (ins.opcode < 0x0f18 || ins.opcode > 0x0f1f || !HINT_EXTENSIONS.has(mnemonicOf(ndText))) return null;
+  const ours = normalize(formatInstr(ins));
+  const bracket = (t: string): string => /\[[^\]]*\]/.exec(t)?.[0] ?? '';
+  const ok = ins.mnemonic === hintName(ins.opcode, ins.ext) && ins.length === ndLength && bracket(ours) === fromMib(bracket(ndText));
+  return ok
+    ? { outcome: 'known-divergence', detail: 'ndisasm names an MPX/CET/CLDEMOTE form; the CPU runs a hint NOP' }
+    : { outcome: 'fail', detail: `hint space: ndisasm ${ndLength} ${ndText}` };
+}
+
+/** bndldx/bndstx print MPX's "[base+disp,index]"; rewrite it as "[base+index+disp]". */
+function fromMib(m: string): string {
+  const r = /^\[((?:\w+ )?(?:[a-z]s:)?)([a-z]+)?([+-]?0x[0-9a-f]+)?,([^\]]+)\]$/.exec(m);
+  if (!r) return m;
+  const [, pre, base, disp, index] = r;
+  if (!base) return `[${pre}${index}${disp ? (disp.startsWith('-') ? disp : '+' + disp.replace(/^\+/, '')) : ''}]`;
+  return `[${pre}${base}+${index}${disp ?? ''}]`;
+}

@@ -41,7 +41,12 @@ const MIX_MODRM = [0x05, 0x44, 0xd8];
 const FULL_MODRM: number[][] = [
   [0x8b], [0xff], [0x0f, 0x01], [0x00], [0xf7], [0xfe], [0x8f], [0xc6], [0xc7], [0x8c], [0x8e], [0xd1], [0xc0],
   [0x0f, 0x00], [0x0f, 0x1f], [0x0f, 0x20], [0x0f, 0x22], [0x0f, 0x21], [0x0f, 0x23], [0x0f, 0xba], [0x0f, 0xc7],
+  // Alias opcodes and the hint-NOP space.
+  [0x82], [0xf6], [0xd3], [0x0f, 0x94], [0x0f, 0x18], [0x0f, 0x1a], [0x0f, 0x1b], [0x0f, 0x1c], [0x0f, 0x1e],
 ];
+
+/** Hint-space opcodes whose every ModRM byte is tried under F3, F2 and 66 (MPX, CET, prefetch forms). */
+const PREFIXED_HINTS: number[][] = [[0x0f, 0x18], [0x0f, 0x1a], [0x0f, 0x1b], [0x0f, 0x1e]];
 
 function record(prefix: number[], body: number[], rnd: () => number): Uint8Array {
   const r = new Uint8Array(RECORD);
@@ -78,6 +83,9 @@ export function corpusRecords(bits: 16 | 32, hasModrm: (opcode: number[]) => boo
       if (i < 3) out.push(record([0x67], [...opc, m], rnd));
     }
   });
+  for (const pre of [[0xf3], [0xf2], [0x66]]) {
+    for (const opc of PREFIXED_HINTS) for (let m = 0; m < 256; m++) out.push(record(pre, [...opc, m], rnd));
+  }
   // The three-byte maps: all of 0F 38 and 0F 3A, with and without 66.
   for (const map of [0x38, 0x3a]) {
     for (let b = 0; b < 256; b++) for (const pre of [[], [0x66]]) out.push(record(pre, [0x0f, map, b, 0x04, 0x24], rnd));

@@ -141,9 +141,9 @@ test('register forms of memory-only operands are invalid (#UD)', () => {
   }
 });
 
-test('unsupported opcodes are invalid: x87, SSE, salc, aliases', () => {
+test('unsupported opcodes are invalid: x87, SSE, salc, CR1/CR5-7, lock mov cr', () => {
   for (const hex of ['d6', 'd8 c0', 'df e0', '0f 10 00', '0f 05', '0f 0f c0 b4', 'f3 0f bc c0', '0f 38 80 00', 'f3 0f 01 c1',
-    '82 c0 01', 'f6 c8 01', 'd0 f0', '8e c8', '0f 20 c8', '0f 20 00', '0f c7 08', 'f0 0f 20 c0']) {
+    '8e c8', '0f 20 c8', '0f 20 48', '0f 22 38', '0f c7 08', 'f0 0f 20 c0', 'f0 0f 22 00', '0f 0d 00', '0f 17 00']) {
     assert.ok(d(hex).invalid, hex);
   }
 });

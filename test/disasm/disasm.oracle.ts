@@ -3,11 +3,17 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { judge, Outcome } from './compare';
+import { judge, Outcome, OUTCOMES } from './compare';
 import { records, SetName } from './goldens';
 import { ndisasmAvailable, ndisasmFirsts, ndisasmStream } from './ndisasm';
 import { judgeStream, streamFixtures } from './streams';
-import { prng } from './corpus';
+import { prng, RECORD } from './corpus';
+import { ALIAS_TABLE, expectFromTwin, TEXT_FROM_TWIN } from './aliases';
+import { decode } from '../../src/x86/decode/index';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const available = ndisasmAvailable();
 const skip = !available && !process.env.CI ? 'ndisasm not installed (set CI=1 to make this a failure)' : false;
@@ -22,15 +28,29 @@ for (const set of ['random', 'corpus'] as SetName[]) {
       requireTool();
       const recs = records(set, bits);
       const nd = ndisasmFirsts(recs, bits);
-      const counts: Record<Outcome, number> = { match: 0, 'both-unsupported': 0, 'known-divergence': 0, fail: 0 };
+      const counts = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
       const fails: string[] = [];
+      const twins: { rec: Uint8Array; text: string }[] = [];
       recs.forEach((r, i) => {
         const v = judge(r, 0, bits, nd[i].offset, nd[i]);
         counts[v.outcome]++;
         if (v.outcome === 'fail' && fails.length < 20) fails.push(`${Buffer.from(r).toString('hex')}: ours "${v.ours}" vs "${nd[i].text}"`);
+        if (v.outcome === 'alias') {
+          const e = expectFromTwin(r, 0, bits, nd[i].offset, decode(r, 0, bits, nd[i].offset));
+          const rec = new Uint8Array(RECORD);
+          rec.set(e.twin);
+          twins.push({ rec, text: e.twinText });
+        }
       });
+      // The twins the alias texts were derived from, against ndisasm itself.
+      if (twins.length) {
+        const ndTwins = ndisasmFirsts(twins.map((t) => t.rec), bits);
+        twins.forEach((t, i) => {
+          if (t.text !== ndTwins[i].text && fails.length < 20) fails.push(`twin ${Buffer.from(t.rec).toString('hex')}: ours "${t.text}" vs "${ndTwins[i].text}"`);
+        });
+      }
       t.diagnostic(`${recs.length} records: ${counts.match} compared and equal, ${counts['both-unsupported']} unsupported by both, ` +
-        `${counts['known-divergence']} documented divergences`);
+        `${counts['known-divergence']} documented divergences, ${counts.alias} alias encodings ndisasm lacks`);
       assert.deepEqual(fails, []);
     });
   }
@@ -57,5 +77,36 @@ test('live ndisasm: stream fixtures', { skip }, () => {
   for (const f of streamFixtures()) {
     const { fails } = judgeStream(f.bin, f.bits, ndisasmStream(f.bin, f.bits));
     assert.deepEqual(fails, [], f.name);
+  }
+});
+
+function nasmAvailable(): boolean {
+  return spawnSync('nasm', ['-v'], { encoding: 'utf8' }).status === 0;
+}
+
+const skipNasm = !(available && nasmAvailable()) && !process.env.CI ? 'nasm/ndisasm not installed (set CI=1 to make this a failure)' : false;
+
+test('live nasm: every alias text assembles to its twin (as ndisasm reads it)', { skip: skipNasm }, () => {
+  assert.ok(available && nasmAvailable(), 'nasm or ndisasm is not installed but CI is set');
+  const dir = mkdtempSync(join(tmpdir(), 'alias-'));
+  try {
+    for (const e of ALIAS_TABLE) {
+      const bytes = Uint8Array.from(e.hex.match(/../g) ?? [], (h) => parseInt(h, 16));
+      const ins = decode(bytes, 0, e.bits, 0);
+      const twin = expectFromTwin(bytes, 0, e.bits, 0, ins).twin;
+      const rec = new Uint8Array(RECORD);
+      rec.set(twin);
+      const ndTwin = ndisasmFirsts([rec], e.bits)[0].text;
+      assert.equal(TEXT_FROM_TWIN[e.kind](ndTwin), e.text, `${e.hex}: ndisasm reads the twin as "${ndTwin}"`);
+      const src = join(dir, 'a.asm');
+      const bin = join(dir, 'a.bin');
+      writeFileSync(src, `bits ${e.bits}\n${e.text}\n`);
+      execFileSync('nasm', ['-f', 'bin', '-o', bin, src]);
+      const back = ndisasmStream(new Uint8Array(readFileSync(bin)), e.bits);
+      assert.equal(back.length, 1, e.text);
+      assert.equal(back[0].text, ndTwin, `nasm assembled "${e.text}" to something else`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -3,9 +3,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { judge, Outcome } from './compare';
+import { judge, Outcome, OUTCOMES } from './compare';
 import { digest, readGolden, records, SetName } from './goldens';
 import { RECORD } from './corpus';
+import { ALIAS_KINDS } from './aliases';
 
 for (const set of ['random', 'corpus'] as SetName[]) {
   for (const bits of [16, 32] as const) {
@@ -16,20 +17,30 @@ for (const set of ['random', 'corpus'] as SetName[]) {
       assert.equal(golden.sha, digest(recs), 'golden was made from different records (regenerate)');
       assert.equal(golden.entries.length, recs.length);
       if (set === 'random') assert.ok(recs.length >= 4000);
-      const counts: Record<Outcome, number> = { match: 0, 'both-unsupported': 0, 'known-divergence': 0, fail: 0 };
+      const counts = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
       const fails: string[] = [];
+      const classes = new Map<string, number>();
       recs.forEach((r, i) => {
         const g = golden.entries[i];
         assert.equal(r.length, RECORD);
         const v = judge(r, 0, bits, g.ip, g);
         counts[v.outcome]++;
+        if (v.outcome === 'known-divergence' || v.outcome === 'alias') {
+          const k = `${v.outcome}: ${v.detail}`;
+          classes.set(k, (classes.get(k) ?? 0) + 1);
+        }
         if (v.outcome === 'fail' && fails.length < 20) {
           fails.push(`${Buffer.from(r).toString('hex')}: ours ${v.ourLength} "${v.ours}" vs ndisasm ${g.length} "${g.text}"`);
         }
       });
       t.diagnostic(`${recs.length} records: ${counts.match} compared and equal, ${counts['both-unsupported']} unsupported by both, ` +
-        `${counts['known-divergence']} documented divergences, ${counts.fail} failures`);
+        `${counts['known-divergence']} documented divergences, ${counts.alias} alias encodings ndisasm lacks, ${counts.fail} failures`);
+      for (const [k, n] of [...classes].sort()) t.diagnostic(`  ${n} ${k}`);
       assert.deepEqual(fails, []);
+      // The generated set walks every alias opcode, so each kind must show up.
+      if (set === 'corpus') {
+        for (const kind of ALIAS_KINDS) assert.ok((classes.get(`alias: ${kind}`) ?? 0) > 0, `no ${kind} alias in the corpus`);
+      }
       // The sets must exercise real comparisons, not only invalid bytes.
       assert.ok(counts.match > recs.length / 2, `only ${counts.match} compared`);
     });

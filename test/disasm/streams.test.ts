@@ -35,7 +35,11 @@ for (const f of fixtures) {
       const nd = ndAt.get(line.address);
       if (nd && !line.instr.invalid && normalize(nd.text) === normalize(line.text)) same++;
     }
-    assert.ok(same >= f.listing.length * 0.9, `${same} of ${f.listing.length} lines equal`);
+    // ndisasm reads an alias as one byte of data and then misreads its tail;
+    // its lines that start inside our alias's bytes are not comparable.
+    const aliasBytes = ours.filter((l) => l.instr.alias).map((l) => [l.address, l.address + l.bytes.length]);
+    const comparable = f.listing.filter((l) => !aliasBytes.some(([a, b]) => l.offset >= a && l.offset < b)).length;
+    assert.ok(same >= comparable * 0.9, `${same} of ${comparable} lines equal`);
     assert.equal(ours.reduce((n, l) => n + l.bytes.length, 0), f.bin.length);
   });
 }

@@ -34,7 +34,8 @@ const MAX_OUTPUT = 64 * 1024 * 1024;
 interface SectionDef {
   name: string;
   nobits: boolean;
-  align: number;
+  /** From `align=`; undefined until set (then nasm's default applies: 1 for .text, 4 otherwise). */
+  align?: number;
   index: number;
 }
 
@@ -119,7 +120,7 @@ class Assembler {
     this.diags.push(...pp.diagnostics);
     const parser = new StatementParser();
     const seen = new Set<string>();
-    this.sections.set('.text', { name: '.text', nobits: false, align: 1, index: 0 });
+    this.sections.set('.text', { name: '.text', nobits: false, index: 0 });
     for (const sl of pp.lines) {
       const base: ParsedLine = { file: sl.file, line: sl.line, text: sl.text, stmt: { k: 'none' }, depth: sl.depth, directive: !!sl.directive };
       if (sl.directive || sl.tokens.length === 0) {
@@ -139,10 +140,10 @@ class Assembler {
         }
         if (l.stmt.k === 'section' && !this.sections.has(l.stmt.name)) {
           const nobits = l.stmt.nobits ?? /^\.bss$/i.test(l.stmt.name);
-          this.sections.set(l.stmt.name, { name: l.stmt.name, nobits, align: l.stmt.align ?? 4, index: this.sections.size });
+          this.sections.set(l.stmt.name, { name: l.stmt.name, nobits, align: l.stmt.align, index: this.sections.size });
         } else if (l.stmt.k === 'section' && l.stmt.align !== undefined) {
           const s = this.sections.get(l.stmt.name);
-          if (s) s.align = Math.max(s.align, l.stmt.align);
+          if (s) s.align = Math.max(s.align ?? 1, l.stmt.align);
         }
       } catch (e) {
         if (!(e instanceof AsmError)) throw e;
@@ -174,8 +175,12 @@ class Assembler {
     const order = [...this.sections.values()].sort((x, y) => (x.index === 0 ? -1 : y.index === 0 ? 1 : Number(x.nobits) - Number(y.nobits) || x.index - y.index));
     let at = p.origin;
     for (const s of order) {
-      const align = BigInt(Math.max(s.align, p.raisedAlign.get(s.name) ?? 1));
-      if (s.index !== 0) at = ((at + align - 1n) / align) * align;
+      // `align N` inside a section defines its alignment (even below the default of 4), as nasm's
+      // sectalign does; .text is aligned too, so `align 16` in it can move its start past org.
+      const raised = p.raisedAlign.get(s.name);
+      const defined = s.align === undefined && raised === undefined ? undefined : Math.max(s.align ?? 1, raised ?? 1);
+      const align = BigInt(defined ?? (s.index === 0 ? 1 : 4));
+      at = ((at + align - 1n) / align) * align;
       starts.set(s.name, at);
       at += p.sizes.get(s.name) ?? 0n;
     }
@@ -204,7 +209,13 @@ class Assembler {
   }
 
   private eval(e: Expr, _address: bigint): Value {
-    return evaluate(e, this.ctx());
+    const v = evaluate(e, this.ctx());
+    // A flat binary can only hold a label once (or negated); nasm's results for `lbl + lbl` are not
+    // meaningful, so refuse them.
+    for (const c of v.terms?.values() ?? []) {
+      if (c !== 1n && c !== -1n) throw new AsmError('expression is not simple or relocatable', exprCol(e));
+    }
+    return v;
   }
 
   private lineAddr = 0n;
@@ -373,17 +384,15 @@ class Assembler {
           if (v.rel !== null && v.rel !== '?') relocs.push({ at: out.length, size: Math.min(st.unit, 8), shown: v.n - (this.starts.get(v.rel) ?? 0n) });
           for (let i = 0; i < st.unit; i++) out.push(i < 8 ? Number((BigInt.asIntN(64, v.n) >> BigInt(8 * i)) & 0xffn) : BigInt.asIntN(64, v.n) < 0n ? 0xff : 0);
         }
-        if (nobits) {
-          this.warn('attempt to initialize memory in BSS section: ignored', st.col);
-          return { size: out.length, parts: [{ reserve: out.length, zero: false }] };
-        }
+        // In a nobits section the bytes are listed but never reach the file.
+        if (nobits) this.warn('attempt to initialize memory in a nobits section: ignored', st.col);
         return { size: out.length, parts: [{ bytes: out, repeat: 1, relocs }] };
       }
       case 'res': {
         const n = this.critical(st.count, address, st.col) * BigInt(st.unit);
         if (n < 0n) throw new AsmError('negative reservation size', st.col);
         if (n > BigInt(MAX_OUTPUT)) throw new AsmError('reservation too large', st.col);
-        if (!nobits) this.warn(`uninitialized space declared in ${this.sec} section: zeroing`, st.col);
+        if (!nobits && n > 0n) this.warn(`uninitialized space declared in ${this.sec} section: zeroing`, st.col);
         return { size: Number(n), parts: [{ reserve: Number(n), zero: !nobits }] };
       }
       case 'times': {
@@ -396,10 +405,10 @@ class Assembler {
         const n = this.critical(st.value, address, st.col);
         if (n <= 0n || (n & (n - 1n)) !== 0n) throw new AsmError('alignment must be a power of two', st.col);
         if (n > 1n << 24n) throw new AsmError('alignment too large', st.col);
-        const raised = this.cur.raisedAlign.get(this.sec) ?? 1;
+        const raised = this.cur.raisedAlign.get(this.sec) ?? 0;
         if (Number(n) > raised) this.cur.raisedAlign.set(this.sec, Number(n));
         const count = Number((n - (off % n)) % n);
-        if (st.bss || nobits) return { size: count, parts: count ? [{ reserve: count, zero: !nobits }] : [] };
+        if (st.bss) return { size: count, parts: count ? [{ reserve: count, zero: !nobits }] : [] };
         if (st.fill) return this.repeat(st.fill, count, address, off, st.col);
         return { size: count, parts: count ? [{ bytes: [0x90], repeat: count }] : [] };
       }
@@ -469,6 +478,10 @@ class Assembler {
       listing: formatListing(out.listing),
     };
   }
+}
+
+function exprCol(e: Expr): number {
+  return e.col;
 }
 
 function stmtCol(st: Stmt): number {

@@ -174,6 +174,11 @@ export interface Encoded {
 export function encodeInstruction(mnemonic: string, ops: Operand[], prefixes: InsnPrefixes, env: EncodeEnv, jump: JumpState): Encoded {
   const forms = formsFor(mnemonic);
   if (!forms) throw new AsmError(`unknown instruction \`${mnemonic}'`, undefined);
+  // nasm takes `lea reg, expr` as `lea reg, [expr]`.
+  const src = ops[1];
+  if (mnemonic === 'lea' && src && src.kind === 'imm' && src.jump === undefined) {
+    ops = [ops[0], { kind: 'mem', expr: src.expr, nosplit: false, far: false, near: false, col: src.col }];
+  }
   const values: (Value | undefined)[] = ops.map((op) => {
     if (op.kind === 'imm' || op.kind === 'mem') return op.expr ? env.evaluate(op.expr) : undefined;
     return undefined;
@@ -292,7 +297,7 @@ function emit(form: InsnForm, ops: Operand[], values: (Value | undefined)[], pre
       modrm(Number(t[1]));
       continue;
     }
-    if (t === 'ib' || t === 'ibs' || t === 'iw' || t === 'id') {
+    if (t === 'ib' || t === 'ibs' || t === 'ibu' || t === 'iw' || t === 'id') {
       const { v, col } = nextImm();
       const n = t === 'iw' ? 2 : t === 'id' ? 4 : 1;
       if (env.final && !v.unknown && v.rel === null) {
@@ -300,7 +305,7 @@ function emit(form: InsnForm, ops: Operand[], values: (Value | undefined)[], pre
           // Judged after wrapping to the operand size: `add eax, 0xffffff80` is a fine -128.
           const w = BigInt.asIntN(osize ?? env.bits, v.n);
           if (w < -128n || w > 127n) env.warn('signed byte value exceeds bounds', col);
-        } else if (!immRange(v.n, n, false)) {
+        } else if (t === 'ibu' ? v.n < 0n || v.n > 255n : !immRange(v.n, n, false)) {
           env.warn(`${n === 1 ? 'byte' : n === 2 ? 'word' : 'dword'} data exceeds bounds`, col);
         }
       }
@@ -365,7 +370,8 @@ function emit(form: InsnForm, ops: Operand[], values: (Value | undefined)[], pre
         if (hasLong && !explicitShort && !jump.long) {
           jump.long = true;
           jump.grew = true;
-        } else if (env.final) throw new AsmError('short jump is out of range', f.col);
+        } else if (env.final && sameSection) throw new AsmError('short jump is out of range', f.col);
+        // A short-only jump to a plain address is not range-checked: nasm truncates it.
       }
       if (v.unknown) disp = 0n;
     }

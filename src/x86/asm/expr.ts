@@ -24,6 +24,32 @@ export interface Value {
   regs: Map<string, bigint>;
   /** Registers written with an explicit multiplication (`eax*1`): nasm prefers them as the index. */
   scaled?: Set<string>;
+  /** Section terms with their coefficients (`$ - $$` cancels to none); `rel` is derived from them. */
+  terms?: Map<string, bigint>;
+}
+
+function termsOf(v: Value): Map<string, bigint> {
+  if (v.terms) return v.terms;
+  return v.rel === null ? new Map() : new Map([[v.rel, 1n]]);
+}
+
+function combineTerms(a: Map<string, bigint>, b: Map<string, bigint>, k: bigint): Map<string, bigint> {
+  const m = new Map(a);
+  for (const [s, c] of b) m.set(s, (m.get(s) ?? 0n) + c * k);
+  for (const [s, c] of m) if (c === 0n) m.delete(s);
+  return m;
+}
+
+function relOf(terms: Map<string, bigint>): string | null {
+  if (terms.size === 0) return null;
+  const [[s, c]] = [...terms];
+  return terms.size === 1 && c === 1n && s !== '?' ? s : '?';
+}
+
+function sameTerms(a: Map<string, bigint>, b: Map<string, bigint>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [s, c] of a) if (b.get(s) !== c || s === '?') return false;
+  return true;
 }
 
 export interface EvalContext {
@@ -151,6 +177,7 @@ export function parseExpr(toks: Token[], localScope: (name: string) => string): 
 }
 
 const MASK64 = (1n << 64n) - 1n;
+const COMPARISONS = new Set(['=', '==', '!=', '<>', '<', '<=', '>', '>=', '<=>']);
 
 function toSigned64(v: bigint): bigint {
   return BigInt.asIntN(64, v);
@@ -174,13 +201,6 @@ function addRegs(a: Map<string, bigint>, b: Map<string, bigint>, sign: bigint): 
   for (const [r, s] of b) m.set(r, (m.get(r) ?? 0n) + s * sign);
   for (const [r, s] of m) if (s === 0n) m.delete(r);
   return m;
-}
-
-function relCombine(a: string | null, b: string | null, sign: 1 | -1): string | null {
-  if (sign === -1 && a !== null && a === b) return null;
-  if (b === null) return a;
-  if (a === null) return sign === 1 ? b : '?';
-  return '?';
 }
 
 export function evaluate(e: Expr, ctx: EvalContext): Value {
@@ -209,8 +229,9 @@ export function evaluate(e: Expr, ctx: EvalContext): Value {
       const a = evaluate(e.a, ctx);
       if (e.op === '+') return a;
       if (e.op === '-') {
-        if (a.rel !== null) throw new AsmError('cannot negate a relocatable value', e.col);
-        return { n: -a.n, rel: null, unknown: a.unknown, regs: addRegs(new Map(), a.regs, -1n) };
+        // nasm allows negating a label; the result is a number but no longer a plain one.
+        const terms = combineTerms(new Map(), termsOf(a), -1n);
+        return { n: BigInt.asIntN(64, -a.n), rel: relOf(terms), terms, unknown: a.unknown, regs: addRegs(new Map(), a.regs, -1n) };
       }
       requireScalar(a, e.op, e.col);
       const n = e.op === '~' ? ~a.n : a.n === 0n ? 1n : 0n;
@@ -223,22 +244,38 @@ export function evaluate(e: Expr, ctx: EvalContext): Value {
       if (e.op === '+' || e.op === '-') {
         const sign = e.op === '+' ? 1 : -1;
         const scaled = a.scaled || b.scaled ? new Set([...(a.scaled ?? []), ...(b.scaled ?? [])]) : undefined;
+        const terms = combineTerms(termsOf(a), termsOf(b), BigInt(sign));
         return {
           n: BigInt.asIntN(64, sign === 1 ? a.n + b.n : a.n - b.n),
-          rel: relCombine(a.rel, b.rel, sign),
+          rel: relOf(terms),
+          terms,
           unknown,
           regs: addRegs(a.regs, b.regs, BigInt(sign)),
           scaled,
         };
       }
       if (e.op === '*') {
-        if (a.rel !== null || b.rel !== null) throw new AsmError('`*\' operator may only be applied to scalar values', e.col);
+        // label*1 stays the label and label*0 is 0 (nasm accepts both); other multiples are rejected.
+        if ((a.rel === null && a.regs.size === 0 && a.n === 0n) || (b.rel === null && b.regs.size === 0 && b.n === 0n)) {
+          return { ...scalar(0n), unknown };
+        }
+        if (a.rel !== null && b.rel === null && b.regs.size === 0 && b.n === 1n) return a;
+        if (b.rel !== null && a.rel === null && a.regs.size === 0 && a.n === 1n) return b;
+        if (a.rel !== null || b.rel !== null) throw new AsmError('expression is not simple or relocatable', e.col);
         if (a.regs.size > 0 && b.regs.size > 0) throw new AsmError('invalid effective address: register multiplied by register', e.col);
         const regs = new Map<string, bigint>();
         if (a.regs.size > 0) for (const [r, s] of a.regs) regs.set(r, s * b.n);
         if (b.regs.size > 0) for (const [r, s] of b.regs) regs.set(r, s * a.n);
         for (const [r, s] of regs) if (s === 0n) regs.delete(r);
         return { n: BigInt.asIntN(64, a.n * b.n), rel: null, unknown, regs, scaled: new Set(regs.keys()) };
+      }
+      if (COMPARISONS.has(e.op) && a.regs.size === 0 && b.regs.size === 0 && (a.rel !== null || b.rel !== null)) {
+        // Labels compare by address when they share a section. Otherwise nasm calls (in)equality
+        // false (true) and rejects ordering.
+        if (sameTerms(termsOf(a), termsOf(b))) return { ...scalar(binaryScalar(e.op, a.n, b.n, unknown, e.col)), unknown };
+        if (e.op === '=' || e.op === '==') return { ...scalar(0n), unknown };
+        if (e.op === '!=' || e.op === '<>') return { ...scalar(1n), unknown };
+        throw new AsmError(`\`${e.op}': operands differ by a non-scalar`, e.col);
       }
       requireScalar(a, e.op, e.col);
       requireScalar(b, e.op, e.col);
@@ -266,13 +303,14 @@ function binaryScalar(op: string, x: bigint, y: bigint, unknown: boolean, col: n
       if (op === '%') return ux % uy;
       if (op === '//') return sx / sy;
       return sx % sy;
+    // Shift counts wrap modulo 64, as nasm's (C, x86) shifts do.
     case '<<':
     case '<<<':
-      return y >= 64n || y < 0n ? 0n : toSigned64(x << y);
+      return toSigned64(x << (uy & 63n));
     case '>>':
-      return y >= 64n || y < 0n ? 0n : ux >> y;
+      return ux >> (uy & 63n);
     case '>>>':
-      return y >= 64n || y < 0n ? (sx < 0n ? -1n : 0n) : sx >> y;
+      return sx >> (uy & 63n);
     case '&':
       return x & y;
     case '|':

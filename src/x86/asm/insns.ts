@@ -8,7 +8,7 @@
 //   roles  one letter per operand: r = ModRM.reg or opcode+r, m = ModRM.rm, b = both, i = immediate,
 //          j = jump target, f = far pointer, o = moffs, - = implied
 //   encoding: o16/o32 (operand size), a16/a32 (address size), hex bytes, XX+r, /r, /0-/7,
-//          ib iw id (immediates), ibs (sign-extended byte), rb rw rd (relative), far, moffs
+//          ib iw id (immediates), ibs (sign-extended byte), ibu (unsigned byte), rb rw rd (relative), far, moffs
 //   flags (after `;`): sz = an unsized immediate takes the operand size of the current BITS
 
 export interface InsnForm {
@@ -172,25 +172,25 @@ for (const s of [16, 32]) {
   const d = { rol: 0, ror: 1, rcl: 2, rcr: 3, shl: 4, sal: 4, shr: 5, sar: 7 }[m] ?? 0;
   row(`${m} rm8,one m- D0 /${d}`);
   row(`${m} rm8,cl m- D2 /${d}`);
-  row(`${m} rm8,imm8 mi C0 /${d} ib`);
+  row(`${m} rm8,imm8 mi C0 /${d} ibu`);
   row(`${m} rm16,one m- o16 D1 /${d}`);
   row(`${m} rm16,cl m- o16 D3 /${d}`);
-  row(`${m} rm16,imm8 mi o16 C1 /${d} ib`);
+  row(`${m} rm16,imm8 mi o16 C1 /${d} ibu`);
   row(`${m} rm32,one m- o32 D1 /${d}`);
   row(`${m} rm32,cl m- o32 D3 /${d}`);
-  row(`${m} rm32,imm8 mi o32 C1 /${d} ib`);
+  row(`${m} rm32,imm8 mi o32 C1 /${d} ibu`);
 });
 for (const [m, op] of [['shld', 0xa4], ['shrd', 0xac]] as const) {
-  row(`${m} rm16,r16,imm8 mri o16 0F ${hex(op)} /r ib`);
+  row(`${m} rm16,r16,imm8 mri o16 0F ${hex(op)} /r ibu`);
   row(`${m} rm16,r16,cl mr- o16 0F ${hex(op + 1)} /r`);
-  row(`${m} rm32,r32,imm8 mri o32 0F ${hex(op)} /r ib`);
+  row(`${m} rm32,r32,imm8 mri o32 0F ${hex(op)} /r ibu`);
   row(`${m} rm32,r32,cl mr- o32 0F ${hex(op + 1)} /r`);
 }
 for (const [m, op, d] of [['bt', 0xa3, 4], ['bts', 0xab, 5], ['btr', 0xb3, 6], ['btc', 0xbb, 7]] as const) {
   row(`${m} rm16,r16 mr o16 0F ${hex(op)} /r`);
   row(`${m} rm32,r32 mr o32 0F ${hex(op)} /r`);
-  row(`${m} rm16,imm8 mi o16 0F BA /${d} ib`);
-  row(`${m} rm32,imm8 mi o32 0F BA /${d} ib`);
+  row(`${m} rm16,imm8 mi o16 0F BA /${d} ibu`);
+  row(`${m} rm32,imm8 mi o32 0F BA /${d} ibu`);
 }
 for (const [m, op] of [['bsf', 'BC'], ['bsr', 'BD']]) {
   row(`${m} r16,rm16 rm o16 0F ${op} /r`);
@@ -245,7 +245,7 @@ for (const [m, op] of [['loopne', 'E0'], ['loopnz', 'E0'], ['loope', 'E1'], ['lo
 }
 row('jcxz rel8 j a16 E3 rb');
 row('jecxz rel8 j a32 E3 rb');
-row('int imm8 i CD ib');
+row('int imm8 i CD ibu');
 row('int3 void - CC');
 row('int1 void - F1');
 row('icebp void - F1');
@@ -253,7 +253,7 @@ row('into void - CE');
 row('iret void - CF');
 row('iretw void - o16 CF');
 row('iretd void - o32 CF');
-row('enter imm16,imm8 ii C8 iw ib');
+row('enter imm16,imm8 ii C8 iw ibu');
 row('leave void - C9');
 
 // --- string instructions
@@ -276,10 +276,12 @@ for (const [m, op] of [
 ]) {
   row(`${m} void - ${op}`);
 }
+row('nop rm16 m o16 0F 1F /0');
+row('nop rm32 m o32 0F 1F /0');
 row('aam void - D4 0A');
-row('aam imm8 i D4 ib');
+row('aam imm8 i D4 ibu');
 row('aad void - D5 0A');
-row('aad imm8 i D5 ib');
+row('aad imm8 i D5 ibu');
 row('bound r16,m rm o16 62 /r');
 row('bound r32,m rm o32 62 /r');
 for (const [m, op] of [['les', 'C4'], ['lds', 'C5'], ['lss', '0F B2'], ['lfs', '0F B4'], ['lgs', '0F B5']]) {
@@ -288,15 +290,15 @@ for (const [m, op] of [['les', 'C4'], ['lds', 'C5'], ['lss', '0F B2'], ['lfs', '
 }
 
 // --- I/O
-row('in al,imm8 -i E4 ib');
-row('in ax,imm8 -i o16 E5 ib');
-row('in eax,imm8 -i o32 E5 ib');
+row('in al,imm8 -i E4 ibu');
+row('in ax,imm8 -i o16 E5 ibu');
+row('in eax,imm8 -i o32 E5 ibu');
 row('in al,dx -- EC');
 row('in ax,dx -- o16 ED');
 row('in eax,dx -- o32 ED');
-row('out imm8,al i- E6 ib');
-row('out imm8,ax i- o16 E7 ib');
-row('out imm8,eax i- o32 E7 ib');
+row('out imm8,al i- E6 ibu');
+row('out imm8,ax i- o16 E7 ibu');
+row('out imm8,eax i- o32 E7 ibu');
 row('out dx,al -- EE');
 row('out dx,ax -- o16 EF');
 row('out dx,eax -- o32 EF');

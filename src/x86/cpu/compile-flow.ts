@@ -85,7 +85,7 @@ export function farJmpCall(x: Ctx, call: boolean): Fn {
   return (c) => {
     const [sel, off] = fetch(c);
     if (call) { c.eip = next; try { farCall(c, sel, off, osz); } catch (e) { c.eip = x.eip; throw e; } }
-    else farJmp(c, sel, off);
+    else { c.eip = next; farJmp(c, sel, off); }
   };
 }
 
@@ -148,12 +148,12 @@ export function intN(x: Ctx): Fn {
 }
 
 export function iretOp(x: Ctx): Fn {
-  const osz = x.osz, ins = x.ins, len = x.len, self = x.eip;
+  const osz = x.osz, ins = x.ins, len = x.len, self = x.eip, next = x.next;
   return (c) => {
     c.eip = self;
     const h = c.intercept.iret;
     if (h !== undefined && h(c, ins, len)) return;
-    iret(c, osz);
+    iret(c, osz, next);
   };
 }
 

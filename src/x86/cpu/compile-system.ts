@@ -66,7 +66,7 @@ export function cliSti(x: Ctx, set: boolean): Compiled {
     if (h !== undefined && h(c, ins, len)) return true;
     if (!c.ioplOk()) fault(EXC.GP, 0);
     if (set) {
-      if ((c.flags & IF) === 0) c.shadow = true;
+      if ((c.flags & IF) === 0) { c.shadow = true; c.exitReq = true; }
       c.flags |= IF;
     } else c.flags &= ~IF;
   });
@@ -241,6 +241,7 @@ export function movDr(x: Ctx): Compiled {
       if (n === 6) v = (v | 0xffff0ff0) >>> 0;
       if (n === 7) v = ((v | 0x400) & ~0x1000) >>> 0;
       c.dr[n] = v;
+      if (n <= 3 || n === 7) c.updateDebug();
     } else c.r[reg] = c.dr[n];
   });
 }

@@ -71,6 +71,13 @@ export class Cpu extends LazyFlags {
   /** Where a translated block faulted: iterations' instructions done, index in the block. */
   jitDone = 0;
   jitIndex = 0;
+  /** DR0-DR3 breakpoints enabled in DR7: execution addresses (linear -> DR6 bits) and data ranges. */
+  readonly dbExec = new Map<number, number>();
+  dbData: { lo: number; hi: number; writeOnly: boolean; bit: number }[] = [];
+  /** DR6 bits of data breakpoints hit by the current instruction (a #DB trap follows it). */
+  dbPending = 0;
+  /** Called when the debug registers change what must be watched (the engine drops its blocks). */
+  onDebugChange: (() => void) | null = null;
   /** Exceptions being delivered (for double/triple fault rules). */
   deliveryDepth: number[] = [];
 
@@ -79,6 +86,7 @@ export class Cpu extends LazyFlags {
     this.mmu = new Mmu(mem);
     this.tlb = this.mmu.tlb;
     this.mmu.onPageFault = (lin) => { this.cr2 = lin; };
+    this.mmu.onWatch = (lin, access) => this.dataBreakpoint(lin, access);
   }
 
   // ---- registers -------------------------------------------------------
@@ -167,6 +175,39 @@ export class Cpu extends LazyFlags {
     this.modeChanged();
   }
 
+  get debugActive(): boolean { return this.dbExec.size > 0 || this.dbData.length > 0; }
+
+  /** Recomputes the enabled DR0-DR3 breakpoints from DR7 (after a debug register write). */
+  updateDebug(): void {
+    const dr7 = this.dr[7];
+    this.dbExec.clear();
+    this.dbData = [];
+    this.mmu.watch.clear();
+    for (let n = 0; n < 4; n++) {
+      if (((dr7 >> (n * 2)) & 3) === 0) continue;
+      const rw = (dr7 >>> (16 + n * 4)) & 3;
+      const len = [1, 2, 8, 4][(dr7 >>> (18 + n * 4)) & 3];
+      const addr = this.dr[n] >>> 0;
+      if (rw === 0) { this.dbExec.set(addr, (this.dbExec.get(addr) ?? 0) | (1 << n)); continue; }
+      if (rw === 2) continue; // I/O breakpoints (CR4.DE) are not modelled
+      const lo = (addr & ~(len - 1)) >>> 0;
+      this.dbData.push({ lo, hi: lo + len - 1, writeOnly: rw === 1, bit: 1 << n });
+      this.mmu.watch.add(lo >>> 12);
+      this.mmu.watch.add((lo + len - 1) >>> 12);
+    }
+    this.mmu.flush(true);
+    this.modeChanged();
+    this.onDebugChange?.();
+  }
+
+  /** A watched page was accessed at lin (the access may span 4 bytes from there). */
+  private dataBreakpoint(lin: number, access: number): void {
+    for (const d of this.dbData) {
+      if (d.writeOnly && (access & ACC_WRITE) === 0) continue;
+      if (lin + 3 >= d.lo && lin <= d.hi) { this.dbPending |= d.bit; this.exitReq = true; }
+    }
+  }
+
   // ---- linear memory ---------------------------------------------------
 
   private xlate(lin: number, access: number): number {
@@ -230,6 +271,9 @@ export class Cpu extends LazyFlags {
   }
 
   lw32(lin: number, v: number): void {
+    if (!this.mmu.active) { this.mem.write32(lin, v); return; }
+    const e = this.tlb[lin >>> 12];
+    if ((e & this.wbit) !== 0 && (lin & 0xfff) < 0xffd) { this.mem.write32(((e & ~0xfff) | (lin & 0xfff)) >>> 0, v); return; }
     const p = this.wxlate(lin, 4);
     if (p >= 0) { this.mem.write32(p, v); return; }
     for (let i = 0; i < 4; i++) this.mem.write8(this.wxlate((lin + i) >>> 0, 1), v >> (i * 8));

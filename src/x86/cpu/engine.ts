@@ -53,6 +53,8 @@ export class Block {
   hits = 0;
   /** The translated form; null when not (yet) translated or not translatable. */
   jit: JitFn | null = null;
+  /** DR6 bits of enabled DR0-DR3 execution breakpoints at the first instruction. */
+  drMask = 0;
   /** Contains a direct jmp/call followed inside the block. */
   inner = false;
   constructor(readonly phys: number, readonly eip: number, readonly csBase: number, readonly code32: boolean) {}
@@ -67,6 +69,7 @@ export class Engine {
 
   constructor(private readonly c: Cpu) {
     c.mem.onCodeWrite = (page) => this.invalidatePage(page);
+    c.onDebugChange = () => this.flush();
   }
 
   invalidatePage(page: number): void {
@@ -84,9 +87,9 @@ export class Engine {
   /** Drops every compiled block (breakpoints changed, snapshot restored...). */
   flush(): void {
     for (const b of this.blocks.values()) b.valid = false;
+    for (const page of this.pageBlocks.keys()) this.c.mem.unmarkCode(page);
     this.blocks.clear();
     this.pageBlocks.clear();
-    this.c.mem.clearCodeMarks();
   }
 
   private lookup(): Block {
@@ -112,9 +115,10 @@ export class Engine {
     let cacheable = true;
     const rets: number[] = [];
     b.bp = this.breakpoints.has(lin);
+    b.drMask = c.dbExec.get(lin) ?? 0;
     for (;;) {
       const here = (cs.base + eip) >>> 0;
-      if (b.fns.length > 0 && (this.breakpoints.has(here) || b.fns.length >= MAX_BLOCK)) break;
+      if (b.fns.length > 0 && (this.breakpoints.has(here) || c.dbExec.has(here) || b.fns.length >= MAX_BLOCK)) break;
       let ins = decode(buf, pos, bits, eip, 4096);
       if (ins.truncated) {
         if (b.fns.length > 0) break;
@@ -212,6 +216,13 @@ export class Engine {
       }
       if (b.bp && !first) return stop('breakpoint', `breakpoint at 0x${((c.seg[CS].base + c.eip) >>> 0).toString(16)}`);
       first = false;
+      if (b.drMask !== 0 && (c.flags & RF) === 0) {
+        // Instruction breakpoint in DR0-DR3: a fault before the instruction.
+        c.dr[6] = ((c.dr[6] & ~0xf) | b.drMask) >>> 0;
+        raiseException(c, EXC.DB, -1, 'fault');
+        if (step) return stop('limit', '#DB delivered');
+        continue;
+      }
       const tf = (c.flags & TF) !== 0;
       let i = 0;
       let inLookup = false;
@@ -222,7 +233,7 @@ export class Engine {
       if ((c.flags & RF) !== 0) c.flags &= ~RF;
       try {
         let partial = true;
-        if (!inhibit && !tf && !step) {
+        if (!inhibit && !tf && !step && !c.debugActive) {
           // Fast path: whole blocks, chained through their successor links.
           for (;;) {
             const fns = b.fns;
@@ -303,8 +314,10 @@ export class Engine {
         if (step) return stop('limit', `${e.describe()} delivered`);
         continue;
       }
-      if (tf && pendingStop(c) === null) {
-        c.dr[6] = (c.dr[6] | 0x4000) >>> 0;
+      if ((tf || c.dbPending !== 0) && pendingStop(c) === null) {
+        // Single-step and data breakpoints: one #DB trap after the instruction.
+        c.dr[6] = ((c.dr[6] & ~0xf) | c.dbPending | (tf ? 0x4000 : 0)) >>> 0;
+        c.dbPending = 0;
         raiseException(c, EXC.DB, -1, 'trap');
       }
       if (step) {

@@ -7,6 +7,7 @@ import { AC, IF, NT, RF, TF, VM } from './flags';
 import { CS, DS, ES, FS, GS, SS, type Cpu } from './cpu';
 import { ATTR_UNUSABLE, SegReg, descAttr } from './segment';
 import type { ExceptionKind } from './intercept';
+import { switchTask } from './tasks';
 
 /** Returns the ring-`dpl` stack pointer from the TSS as [ss, esp]. */
 export function tssStack(c: Cpu, dpl: number, ext: number): [number, number] {
@@ -78,6 +79,16 @@ export function deliver(c: Cpu, vector: number, code: number, soft: boolean, ext
   const ga = (c.idtr.base + vector * 8) >>> 0;
   const glo = c.sysR32(ga), ghi = c.sysR32(ga + 4);
   const gtype = (ghi >> 8) & 0x1f;
+  if (gtype === 0x05) {
+    if (soft && ((ghi >> 13) & 3) < c.cpl) fault(EXC.GP, idtErr);
+    if ((ghi & 0x8000) === 0) fault(EXC.NP, idtErr);
+    const tsel = glo >>> 16;
+    if ((tsel & 4) !== 0) fault(EXC.GP, (tsel & 0xfffc) | e);
+    const [tlo, thi, taddr] = c.readDesc(tsel, (tsel & 0xfffc) | e);
+    switchTask(c, tsel, tlo, thi, taddr, 'int');
+    if (code >= 0) c.push(code, 4);
+    return;
+  }
   if (gtype !== 0x06 && gtype !== 0x07 && gtype !== 0x0e && gtype !== 0x0f) fault(EXC.GP, idtErr);
   const gdpl = (ghi >> 13) & 3;
   if (soft && gdpl < c.cpl) fault(EXC.GP, idtErr);

@@ -62,7 +62,7 @@ function emitInline(ins: Instr): Emitted | null {
   const op = ins.opcode;
   const o = ins.operands;
   // mov
-  if (op === 0x89 || op === 0x8b || (op >= 0xb8 && op <= 0xbf) || op === 0xc7) {
+  if (op === 0x89 || op === 0x8b || op === 0xa1 || op === 0xa3 || (op >= 0xb8 && op <= 0xbf) || op === 0xc7) {
     const [d, s] = o;
     const sv = src32(s);
     if (sv === null) return null;
@@ -182,14 +182,19 @@ export function translate(b: JitInput): JitFn | null {
       const next = ins.opSize === 32 ? (b.eips[k] + ins.length) >>> 0 : (b.eips[k] + ins.length) & 0xffff;
       const t = b.eips[k + 1] ?? b.endEip;
       lines.push(`if (${t} > c.seg[1].limit) f[${k}](c);`);
-      if (op === 0xe8) lines.push(ins.opSize === 32 ? `c.push32(${next});` : `c.push16(${next});`);
+      if (op === 0xe8) lines.push(ins.opSize === 32 ? `if (c.stack32) { const sp = (r[4] - 4) >>> 0; c.wr32(2, sp, ${next | 0}); r[4] = sp; } else c.push32(${next});` : `c.push16(${next});`);
       lines.push(`if (c.exitReq) { c.eip = ${t}; return n + ${k + 1}; }`);
       continue;
     }
     if (op === 0xc3) {
       // A guarded return inside the block (see Engine.build).
-      lines.push(`f[${k}](c);`);
-      lines.push(`if (c.exitReq) { if (!c.keepEip) c.eip = ${b.eips[k + 1] ?? b.endEip}; c.keepEip = false; return n + ${k + 1}; }`);
+      const expected = b.eips[k + 1] ?? b.endEip;
+      const slow = `f[${k}](c); if (c.exitReq) { if (!c.keepEip) c.eip = ${expected}; c.keepEip = false; return n + ${k + 1}; }`;
+      if (ins.opSize === 32) {
+        lines.push(`if (c.stack32) { const sp = r[4] >>> 0; if ((c.rd32(2, sp) >>> 0) === ${expected}) r[4] = sp + 4; else { ${slow} } } else { ${slow} }`);
+      } else {
+        lines.push(slow);
+      }
       continue;
     }
     const em = emitInline(ins);

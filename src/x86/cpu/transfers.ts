@@ -6,6 +6,7 @@ import { AC, ID, IF, IOPL, NT, RF, VIF, VIP, VM } from './flags';
 import { CS, DS, ES, FS, GS, SS, type Cpu } from './cpu';
 import { checkNewSs, restoreStack, saveStack, tssStack } from './interrupts';
 import { descAttr, descLimit } from './segment';
+import { switchTask, taskReturn } from './tasks';
 
 function codeCheck(c: Cpu, sel: number, hi: number, rplOrCpl: number, exact: boolean): void {
   const attr = descAttr(hi);
@@ -64,24 +65,21 @@ export function farJmp(c: Cpu, sel: number, off: number): void {
     c.eip = toff;
     return;
   }
-  taskTarget(c, sel, attr, lo, hi);
+  taskTarget(c, sel, attr, lo, hi, 'jmp');
 }
 
-/**
- * JMP/CALL to a TSS descriptor or task gate: the checks before a task switch
- * are made (DPL, busy, presence, minimum TSS limit); the switch itself is not
- * modelled and ends in #GP(selector).
- */
-function taskTarget(c: Cpu, sel: number, attr: number, lo: number, hi: number): never {
+/** JMP/CALL to a TSS descriptor or task gate: checks, then the task switch. */
+function taskTarget(c: Cpu, sel: number, attr: number, lo: number, hi: number, source: 'jmp' | 'call'): void {
   const type = attr & 0xf;
   const dpl = (attr >> 5) & 3;
   let tss = sel, tattr = attr, tlo = lo, thi = hi;
+  let taddr = c.descAddr(sel);
   if (type === 5) {
     if (dpl < c.cpl || dpl < (sel & 3)) fault(EXC.GP, sel & 0xfffc);
     if ((attr & 0x80) === 0) fault(EXC.NP, sel & 0xfffc);
     tss = lo >>> 16;
     if ((tss & 4) !== 0) fault(EXC.GP, tss & 0xfffc);
-    [tlo, thi] = c.readDesc(tss);
+    [tlo, thi, taddr] = c.readDesc(tss);
     tattr = descAttr(thi);
   } else if (type === 1 || type === 9 || type === 3 || type === 0xb) {
     if (dpl < c.cpl || dpl < (sel & 3)) fault(EXC.GP, sel & 0xfffc);
@@ -93,7 +91,7 @@ function taskTarget(c: Cpu, sel: number, attr: number, lo: number, hi: number): 
   if ((tattr & 0x80) === 0) fault(EXC.NP, tss & 0xfffc);
   const min = ttype === 9 ? 0x67 : 0x2b;
   if (descLimit(tlo, thi) < min) fault(EXC.TS, tss & 0xfffc);
-  return fault(EXC.GP, tss & 0xfffc, 'task switching is not modelled');
+  switchTask(c, tss, tlo, thi, taddr, source);
 }
 
 /** Far CALL to sel:off; `size` is the operand size (2 or 4); c.eip is the return offset. */
@@ -133,7 +131,7 @@ export function farCall(c: Cpu, sel: number, off: number, size: number): void {
     return;
   }
   const type = attr & 0xf;
-  if (type !== 4 && type !== 0xc) taskTarget(c, sel, attr, lo, hi);
+  if (type !== 4 && type !== 0xc) { c.eip = retEip; taskTarget(c, sel, attr, lo, hi, 'call'); return; }
   const gdpl = (attr >> 5) & 3;
   if (gdpl < c.cpl || gdpl < (sel & 3)) fault(EXC.GP, sel & 0xfffc);
   if ((attr & 0x80) === 0) fault(EXC.NP, sel & 0xfffc);
@@ -243,7 +241,7 @@ export function popf(c: Cpu, size: number): void {
   writeFlags(c, v, size, c.cpl, false);
 }
 
-export function iret(c: Cpu, size: number): void {
+export function iret(c: Cpu, size: number, next: number): void {
   c.nmiBlocked = false;
   if ((c.cr0 & 1) === 0) {
     const ip = c.peek(0, size), cs = c.peek(size, size) & 0xffff, fl = c.peek(2 * size, size);
@@ -266,7 +264,7 @@ export function iret(c: Cpu, size: number): void {
     c.exitReq = true;
     return;
   }
-  if ((c.flags & NT) !== 0) fault(EXC.GP, c.tr.selector & 0xfffc); // nested task return: task switching not modelled
+  if ((c.flags & NT) !== 0) { c.eip = next; taskReturn(c); return; }
   const off = c.peek(0, size);
   const sel = c.peek(size, size) & 0xffff;
   const fl = c.peek(2 * size, size);

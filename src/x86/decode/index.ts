@@ -3,12 +3,12 @@
 // construction of operands. decode() never throws.
 
 import {
-  Bits, Instr, MemOperand, Operand, OpSize, REP_E, REP_NE, REP_NONE,
+  AliasKind, Bits, Instr, MemOperand, Operand, OpSize, REP_E, REP_NE, REP_NONE,
 } from './instr';
 import { ByteReader, decodeMem } from './modrm';
 import {
-  CC_NAMES, F_CC, F_LOCK, GroupEntry, isGroup, MANDATORY_C7, ONE_BYTE, OpEntry, OperandCode,
-  TableEntry, THREE_BYTE_38, TWO_BYTE,
+  CC_NAMES, F_CC, F_HINT, F_LOCK, GroupEntry, hintName, isGroup, MANDATORY_C7, ONE_BYTE, OpEntry, OperandCode,
+  PREFETCH_NAMES, TableEntry, THREE_BYTE_38, TWO_BYTE,
 } from './tables';
 
 export * from './instr';
@@ -203,7 +203,23 @@ function decodeAt(c: Cursor, bits: Bits, ip: number): Instr {
   // Lockable entries only ever have memory as their destination operand.
   if (ins.lock && !((def.flags & F_LOCK) && ops.some((o) => o.kind === 'mem'))) ins.lockInvalid = true;
   checkSpecial(ins, px);
+  const alias = aliasKind(opcode, modrm);
+  if (alias) ins.alias = alias;
   return ins;
+}
+
+/**
+ * Encodings real CPUs execute as their documented twin but that assemblers
+ * never emit (and ndisasm does not know); see Instr.alias.
+ */
+function aliasKind(opcode: number, modrm: number): AliasKind | undefined {
+  const reg = (modrm >> 3) & 7;
+  if (opcode === 0x82) return 'alu-82';
+  if ((opcode === 0xf6 || opcode === 0xf7) && reg === 1) return 'test-1';
+  if ((opcode === 0xc0 || opcode === 0xc1 || (opcode >= 0xd0 && opcode <= 0xd3)) && reg === 6) return 'sal-6';
+  if (opcode >= 0x0f90 && opcode <= 0x0f9f && reg !== 0) return 'setcc-reg';
+  if (opcode >= 0x0f20 && opcode <= 0x0f23 && (modrm >> 6) !== 3) return 'crdr-mod';
+  return undefined;
 }
 
 function groupMember(g: GroupEntry, modrm: number, px: Prefixes): OpEntry | null {
@@ -240,15 +256,15 @@ export function entryOf(ins: Instr): OpEntry | null {
     return (forms && [forms.none, forms.p66, forms.pF3].find((f) => f?.mnem === ins.mnemonic)) ?? null;
   }
   const e = op >= 0x0f3800 ? THREE_BYTE_38[op & 0xff] : op >= 0x0f00 ? TWO_BYTE[op & 0xff] : op >= 0 ? ONE_BYTE[op] : null;
-  if (!e || !isGroup(e)) return e ?? null;
-  const m = e.group[ins.ext];
-  // Forms named by the whole ModRM byte (vmcall...) take no operands.
+  const m = e && isGroup(e) ? e.group[ins.ext] : e;
+  // Forms named by the whole ModRM byte (vmcall...) and endbr take no operands.
   return m && m.ops.length === ins.operands.length ? m : null;
 }
 
 function mnemonic(def: OpEntry, opcode: number, ins: Instr, bits: Bits): string {
   let m = def.mnem;
   if (def.flags & F_CC) return m + CC_NAMES[opcode & 15];
+  if (def.flags & F_HINT) return hintName(opcode, ins.ext);
   if (m.endsWith('*')) {
     m = m.slice(0, -1);
     return ins.opSize === bits ? m : m + (ins.opSize === 16 ? 'w' : 'd');
@@ -288,6 +304,7 @@ function operand(code: OperandCode, c: Cursor, ins: Instr, modrm: number, opcode
     }
     case 'D':
       return { kind: 'dreg', reg: (modrm >> 3) & 7, size: 4 };
+    case 'Ud': return { kind: 'reg', reg: modrm & 7, size: 4 };
     case 'Ib': return { kind: 'imm', size: 1, value: c.u8(), encSize: 1 };
     case 'Iw': return { kind: 'imm', size: 2, value: c.u16(), encSize: 2 };
     case 'Iz':
@@ -329,6 +346,7 @@ function operand(code: OperandCode, c: Cursor, ins: Instr, modrm: number, opcode
 
 /** Encoding rules that do not fit the tables. */
 function checkSpecial(ins: Instr, px: Prefixes): void {
+  if (ins.opcode === 0x0f18 || ins.opcode === 0x0f1e) hintForms(ins, px);
   if (ins.opcode === 0x90) {
     // 90 is xchg eax,eax; F3 90 is pause; with a 66 prefix ndisasm shows the xchg.
     // ndisasm does not see pause when both 66 and 67 are present (hardware ignores them).
@@ -341,5 +359,29 @@ function checkSpecial(ins: Instr, px: Prefixes): void {
       ins.mnemonic = 'xchg';
       ins.operands = [{ kind: 'reg', reg: 0, size }, { kind: 'reg', reg: 0, size }];
     }
+  }
+}
+
+/**
+ * Hint-space encodings that NASM names as instructions. They stay NOPs for
+ * the CPU (no memory access, no fault); only the name and shown size change.
+ * NASM has no prefetch template with an operand-size override, so 66 keeps
+ * the hint_nop name.
+ */
+function hintForms(ins: Instr, px: Prefixes): void {
+  const o = ins.operands[0];
+  if (ins.opcode === 0x0f18) {
+    const name = PREFETCH_NAMES[ins.ext];
+    if (name && o?.kind === 'mem' && !px.has66) {
+      ins.mnemonic = name;
+      o.size = 1;
+    }
+    return;
+  }
+  // F3 0F 1E FB / FA: CET's endbr32 / endbr64, a NOP without CET.
+  if (ins.rep === REP_E && o?.kind === 'reg' && ins.ext === 7 && (o.reg === 3 || o.reg === 2)) {
+    ins.mnemonic = o.reg === 3 ? 'endbr32' : 'endbr64';
+    ins.operands = [];
+    ins.rep = REP_NONE;
   }
 }

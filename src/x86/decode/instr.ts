@@ -113,4 +113,22 @@ export interface Instr {
   lockInvalid?: boolean;
   /** The mode the instruction was decoded in (the disassembler needs it for prefixes). */
   mode?: Bits;
+  /**
+   * Set on encodings the CPU executes exactly like a documented twin but
+   * that assemblers do not emit (see AliasKind). The other fields describe
+   * the bytes as they are (opcode 0x82, ext 1 or 6...); the mnemonic is the
+   * twin's (sal for the shift alias).
+   */
+  alias?: AliasKind;
 }
+
+/**
+ * Undocumented-but-valid encodings:
+ *  - 'alu-82':    82 /r, the same as 80 /r (16/32-bit modes only);
+ *  - 'test-1':    F6 /1 and F7 /1, the same as test /0;
+ *  - 'sal-6':     C0 C1 D0-D3 /6, the same as shl /4 (printed as sal);
+ *  - 'setcc-reg': 0F 90-9F with ModRM.reg other than 0 (reg is ignored);
+ *  - 'crdr-mod':  mov to/from CRn/DRn with mod other than 3: the ModRM names
+ *                 a register anyway and no displacement or SIB follows.
+ */
+export type AliasKind = 'alu-82' | 'test-1' | 'sal-6' | 'setcc-reg' | 'crdr-mod';

@@ -5,6 +5,7 @@
 // supported set needs):
 //   E* ModRM r/m, register or memory      M* ModRM r/m, memory only
 //   R* ModRM r/m, register only           G* ModRM reg field, general register
+//   U* ModRM r/m as a register whatever mod says (mov CRn/DRn ignore mod)
 //   S  ModRM reg field, segment register  C / D  ModRM reg, CRn / DRn
 //   I* immediate  (Ibs: imm8 sign-extended to the operand size)
 //   J* relative branch   A  direct far pointer   O* moffs (address-size offset)
@@ -22,7 +23,7 @@
 export type OperandCode =
   | 'Eb' | 'Ew' | 'Ev' | 'Ed' | 'Ex'
   | 'Mz' | 'Mw' | 'Md' | 'Mq' | 'Mp' | 'Ma' | 'Ms' | 'Mo'
-  | 'Rd' | 'Rv'
+  | 'Rd' | 'Rv' | 'Ud'
   | 'Gb' | 'Gw' | 'Gv' | 'Gd'
   | 'S' | 'C' | 'D'
   | 'Ib' | 'Iw' | 'Iz' | 'Ibs' | 'Ibv'
@@ -39,6 +40,11 @@ export const F_LOCK = 1;
 export const F_CC = 2;
 /** String instruction (rep prefixes apply). */
 export const F_STRING = 4;
+/**
+ * Reserved-NOP (hint) space 0F 18-1F: the mnemonic is hint_nopN, N = the
+ * opcode's low three bits * 8 + ModRM.reg, as NASM names it (0F 1F /0 is nop).
+ */
+export const F_HINT = 8;
 
 export interface OpEntry {
   mnem: string;
@@ -61,7 +67,7 @@ export const isGroup = (e: OpEntry | GroupEntry): e is GroupEntry => 'group' in 
 
 function op(mnem: string, ops = '', flags = 0): OpEntry {
   const codes = ops ? (ops.split(',') as OperandCode[]) : [];
-  return { mnem, ops: codes, flags, modrm: codes.some((c) => /^[EMRG][a-z]$|^[SCD]$/.test(c)) };
+  return { mnem, ops: codes, flags, modrm: codes.some((c) => /^[EMRGU][a-z]$|^[SCD]$/.test(c)) };
 }
 
 function group(entries: (OpEntry | null)[], byModrm?: Record<number, OpEntry>): GroupEntry {
@@ -72,7 +78,9 @@ function group(entries: (OpEntry | null)[], byModrm?: Record<number, OpEntry>): 
 export const CC_NAMES = ['o', 'no', 'c', 'nc', 'z', 'nz', 'na', 'a', 's', 'ns', 'pe', 'po', 'l', 'nl', 'ng', 'g'];
 
 const ALU = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'];
-const SHIFT = ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', null, 'sar'];
+// /6 is an undocumented alias of shl that every IA-32 CPU executes; NASM
+// accepts "sal" as input (it assembles it as /4), so the alias prints as sal.
+const SHIFT = ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sal', 'sar'];
 
 function shiftGroup(ops: string): GroupEntry {
   return group(SHIFT.map((m) => (m ? op(m, ops) : null)));
@@ -122,7 +130,9 @@ export const ONE_BYTE: TableEntry[] = build([
   [0x6e, op('outsb', '', F_STRING)], [0x6f, op('outsw|outsd', '', F_STRING)],
   ...range(0x70, 16, () => op('j', 'Jb', F_CC)),
   [0x80, aluGroup('Eb,Ib')], [0x81, aluGroup('Ev,Iz')],
-  // 82 (an alias of 80) is left out: ndisasm rejects it and no assembler emits it.
+  // 82 is an alias of 80 in 16/32-bit code (#UD only in 64-bit mode).
+  // ndisasm has no template for it; see docs/decoder.md, "Aliases".
+  [0x82, aluGroup('Eb,Ib')],
   [0x83, aluGroup('Ev,Ibs')],
   [0x84, op('test', 'Eb,Gb')], [0x85, op('test', 'Ev,Gv')],
   [0x86, op('xchg', 'Gb,Eb', F_LOCK)], [0x87, op('xchg', 'Gv,Ev', F_LOCK)],
@@ -166,10 +176,10 @@ export const ONE_BYTE: TableEntry[] = build([
   [0xec, op('in', 'AL,DX')], [0xed, op('in', 'eAX,DX')],
   [0xee, op('out', 'DX,AL')], [0xef, op('out', 'DX,eAX')],
   [0xf1, op('int1')], [0xf4, op('hlt')], [0xf5, op('cmc')],
-  // F6/F7 /1 (aliases of test) are left out like 82.
-  [0xf6, group([op('test', 'Eb,Ib'), null, op('not', 'Eb', F_LOCK), op('neg', 'Eb', F_LOCK),
+  // F6/F7 /1 are aliases of test /0 (undocumented, run by every IA-32 CPU).
+  [0xf6, group([op('test', 'Eb,Ib'), op('test', 'Eb,Ib'), op('not', 'Eb', F_LOCK), op('neg', 'Eb', F_LOCK),
     op('mul', 'Eb'), op('imul', 'Eb'), op('div', 'Eb'), op('idiv', 'Eb')])],
-  [0xf7, group([op('test', 'Ev,Iz'), null, op('not', 'Ev', F_LOCK), op('neg', 'Ev', F_LOCK),
+  [0xf7, group([op('test', 'Ev,Iz'), op('test', 'Ev,Iz'), op('not', 'Ev', F_LOCK), op('neg', 'Ev', F_LOCK),
     op('mul', 'Ev'), op('imul', 'Ev'), op('div', 'Ev'), op('idiv', 'Ev')])],
   [0xf8, op('clc')], [0xf9, op('stc')], [0xfa, op('cli')], [0xfb, op('sti')],
   [0xfc, op('cld')], [0xfd, op('std')],
@@ -192,17 +202,20 @@ export const TWO_BYTE: TableEntry[] = build([
   )],
   [0x02, op('lar', 'Gv,Ew')], [0x03, op('lsl', 'Gv,Ew')],
   [0x06, op('clts')], [0x08, op('invd')], [0x09, op('wbinvd')], [0x0b, op('ud2')],
-  [0x1f, group([op('nop', 'Ev'), null, null, null, null, null, null, null])],
-  // The manual says mod is ignored for mov CRn/DRn; ndisasm (and every
-  // assembler) only knows mod=3, so other mods decode as invalid.
-  [0x20, op('mov', 'Rd,C')], [0x21, op('mov', 'Rd,D')],
-  [0x22, op('mov', 'C,Rd')], [0x23, op('mov', 'D,Rd')],
+  // Reserved-NOP space: every ModRM form runs as a NOP that does not touch
+  // its memory operand (prefetch and the like are hints). Names: see F_HINT
+  // and checkSpecial (prefetch*, endbr32/64).
+  ...range(0x18, 8, () => op('hint_nop', 'Ev', F_HINT)),
+  // The manual says mod is ignored for mov CRn/DRn: the ModRM always names a
+  // register and no displacement follows. Assemblers only emit mod=3.
+  [0x20, op('mov', 'Ud,C')], [0x21, op('mov', 'Ud,D')],
+  [0x22, op('mov', 'C,Ud')], [0x23, op('mov', 'D,Ud')],
   [0x30, op('wrmsr')], [0x31, op('rdtsc')], [0x32, op('rdmsr')], [0x33, op('rdpmc')],
   ...range(0x40, 16, () => op('cmov', 'Gv,Ev', F_CC)),
   [0x78, op('vmread', 'Ed,Gd')], [0x79, op('vmwrite', 'Gd,Ed')],
   ...range(0x80, 16, () => op('j', 'Jz', F_CC)),
-  // setcc ignores ModRM.reg on hardware; ndisasm (and assemblers) only know /0.
-  ...range(0x90, 16, () => group([op('set', 'Eb', F_CC), null, null, null, null, null, null, null])),
+  // setcc ignores ModRM.reg on hardware; assemblers only emit /0.
+  ...range(0x90, 16, () => op('set', 'Eb', F_CC)),
   [0xa0, op('push', 'FS')], [0xa1, op('pop', 'FS')], [0xa2, op('cpuid')],
   [0xa3, op('bt', 'Ev,Gv')], [0xa4, op('shld', 'Ev,Gv,Ib')], [0xa5, op('shld', 'Ev,Gv,CL')],
   [0xa8, op('push', 'GS')], [0xa9, op('pop', 'GS')],
@@ -233,11 +246,24 @@ export const THREE_BYTE_38: TableEntry[] = build([
   [0x81, op('invvpid', 'Gd,Mo')],
 ]);
 
+/** 0F 18 memory forms without a 66 prefix, by ModRM.reg: the prefetch hints NASM names. */
+export const PREFETCH_NAMES: readonly (string | null)[] = [
+  'prefetchnta', 'prefetcht0', 'prefetcht1', 'prefetcht2', null, null, 'prefetchit1', 'prefetchit0',
+];
+
+/** The name of a hint-space encoding: 0F 1F /0 is nop, the rest hint_nop0..hint_nop63. */
+export function hintName(opcode: number, reg: number): string {
+  const n = ((opcode & 7) << 3) | (reg & 7);
+  return n === 56 ? 'nop' : 'hint_nop' + n;
+}
+
 /** Every mnemonic the decoder can produce (for tests and tooling). */
 export function supportedMnemonics(): Set<string> {
-  const out = new Set<string>(['pause', 'jcxz', 'jecxz']);
+  const out = new Set<string>(['pause', 'jcxz', 'jecxz', 'endbr32', 'endbr64']);
+  for (const p of PREFETCH_NAMES) if (p) out.add(p);
   const add = (e: OpEntry | null | undefined): void => {
     if (!e) return;
+    if (e.flags & F_HINT) { for (let n = 0; n < 64; n++) out.add(hintName(0x18 + (n >> 3), n)); return; }
     if (e.flags & F_CC) { for (const c of CC_NAMES) out.add(e.mnem + c); return; }
     if (e.mnem.endsWith('*')) { const b = e.mnem.slice(0, -1); out.add(b); out.add(b + 'w'); out.add(b + 'd'); return; }
     for (const m of e.mnem.split('|')) out.add(m);

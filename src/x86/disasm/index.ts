@@ -63,7 +63,7 @@ function formatMem(ins: Instr, m: MemOperand, sizeShown: boolean, bits: Bits): s
   return s + ']';
 }
 
-const HLE_GROUPS = new Set([0x80, 0x81, 0x83, 0xf6, 0xf7, 0xfe, 0xff, 0x0fba]);
+const HLE_GROUPS = new Set([0x80, 0x81, 0x82, 0x83, 0xf6, 0xf7, 0xfe, 0xff, 0x0fba]);
 
 // F2/F3 as ndisasm names them: HLE hints on locked or xchg/mov-to-memory
 // forms, BND on near branches, otherwise rep/repe/repne.

@@ -16,6 +16,9 @@ export class PhysicalMemory {
   readonly rpages: (Uint8Array | undefined)[];
   /** Writable pages: allocated RAM whose code flag is clear (fast store path). */
   readonly wpages: (Uint8Array | undefined)[];
+  /** Int32 views of the readable and writable pages, for aligned dword accesses. */
+  readonly rpages32: (Int32Array | undefined)[];
+  readonly wpages32: (Int32Array | undefined)[];
   /** 1 where a page is ROM (writes ignored). */
   readonly romPage = new Uint8Array(PAGE_COUNT);
   /** 1 where the CPU holds compiled code for the page. */
@@ -28,6 +31,18 @@ export class PhysicalMemory {
     this.ramPages = Math.ceil(size / PAGE_SIZE);
     this.rpages = new Array<Uint8Array | undefined>(PAGE_COUNT).fill(undefined);
     this.wpages = new Array<Uint8Array | undefined>(PAGE_COUNT).fill(undefined);
+    this.rpages32 = new Array<Int32Array | undefined>(PAGE_COUNT).fill(undefined);
+    this.wpages32 = new Array<Int32Array | undefined>(PAGE_COUNT).fill(undefined);
+  }
+
+  private setR(p: number, page: Uint8Array | undefined): void {
+    this.rpages[p] = page;
+    this.rpages32[p] = page === undefined ? undefined : new Int32Array(page.buffer, page.byteOffset, 1024);
+  }
+
+  private setW(p: number, page: Uint8Array | undefined): void {
+    this.wpages[p] = page;
+    this.wpages32[p] = page === undefined ? undefined : this.rpages32[p];
   }
 
   /** Whether a physical address is backed by RAM or ROM. */
@@ -41,7 +56,7 @@ export class PhysicalMemory {
     let page = this.rpages[p];
     if (page === undefined) {
       page = new Uint8Array(PAGE_SIZE);
-      this.rpages[p] = page;
+      this.setR(p, page);
     }
     return page;
   }
@@ -62,6 +77,10 @@ export class PhysicalMemory {
   /** Returns the value as a signed 32-bit number. */
   read32(addr: number): number {
     const o = addr & 0xfff;
+    if ((o & 3) === 0) {
+      const p32 = this.rpages32[addr >>> PAGE_SHIFT];
+      if (p32 !== undefined) return p32[o >> 2];
+    }
     const page = this.rpages[addr >>> PAGE_SHIFT];
     if (page !== undefined && o < 0xffd) return page[o] | (page[o + 1] << 8) | (page[o + 2] << 16) | (page[o + 3] << 24);
     return this.read16(addr) | (this.read16((addr + 2) >>> 0) << 16);
@@ -84,6 +103,10 @@ export class PhysicalMemory {
 
   write32(addr: number, v: number): void {
     const o = addr & 0xfff;
+    if ((o & 3) === 0) {
+      const p32 = this.wpages32[addr >>> PAGE_SHIFT];
+      if (p32 !== undefined) { p32[o >> 2] = v; return; }
+    }
     const page = this.wpages[addr >>> PAGE_SHIFT];
     if (page !== undefined && o < 0xffd) {
       page[o] = v; page[o + 1] = v >> 8; page[o + 2] = v >> 16; page[o + 3] = v >> 24;
@@ -115,7 +138,7 @@ export class PhysicalMemory {
       this.codePage[p] = 0;
       this.onCodeWrite?.(p);
     }
-    this.wpages[p] = page;
+    this.setW(p, page);
     return page;
   }
 
@@ -151,7 +174,14 @@ export class PhysicalMemory {
   markCode(page: number): void {
     if (this.codePage[page] === 1) return;
     this.codePage[page] = 1;
-    this.wpages[page] = undefined;
+    this.setW(page, undefined);
+  }
+
+  /** Clears one page's code mark. */
+  unmarkCode(p: number): void {
+    if (this.codePage[p] === 0) return;
+    this.codePage[p] = 0;
+    if (this.romPage[p] === 0) this.setW(p, this.rpages[p]);
   }
 
   /** Forgets every code mark (the CPU dropped its caches). */
@@ -159,7 +189,7 @@ export class PhysicalMemory {
     for (let p = 0; p < PAGE_COUNT; p++) {
       if (this.codePage[p] === 1) {
         this.codePage[p] = 0;
-        if (this.romPage[p] === 0) this.wpages[p] = this.rpages[p];
+        if (this.romPage[p] === 0) this.setW(p, this.rpages[p]);
       }
     }
   }
@@ -181,8 +211,8 @@ export class PhysicalMemory {
       const p = (addr + off) >>> PAGE_SHIFT;
       const page = new Uint8Array(PAGE_SIZE);
       page.set(image.subarray(off, Math.min(off + PAGE_SIZE, image.length)));
-      this.rpages[p] = page;
-      this.wpages[p] = undefined;
+      this.setR(p, page);
+      this.setW(p, undefined);
       this.romPage[p] = 1;
     }
   }
@@ -191,6 +221,8 @@ export class PhysicalMemory {
   reset(): void {
     this.rpages.fill(undefined);
     this.wpages.fill(undefined);
+    this.rpages32.fill(undefined);
+    this.wpages32.fill(undefined);
     this.romPage.fill(0);
     this.codePage.fill(0);
   }
@@ -209,8 +241,8 @@ export class PhysicalMemory {
   setPage(p: number, bytes: Uint8Array, rom: boolean): void {
     const page = new Uint8Array(PAGE_SIZE);
     page.set(bytes.subarray(0, PAGE_SIZE));
-    this.rpages[p] = page;
+    this.setR(p, page);
     this.romPage[p] = rom ? 1 : 0;
-    this.wpages[p] = rom ? undefined : page;
+    this.setW(p, rom ? undefined : page);
   }
 }

@@ -37,6 +37,9 @@ export class Mmu {
   gpaToHpa: GpaTranslator | null = null;
   readonly tlb = new Int32Array(0x100000);
   private filled: number[] = [];
+  /** Linear pages holding data breakpoints: never cached, reported through onWatch. */
+  readonly watch = new Set<number>();
+  onWatch: ((linear: number, access: number) => void) | null = null;
   /** Called with the faulting linear address before a #PF is thrown. */
   onPageFault: ((linear: number) => void) | null = null;
 
@@ -48,7 +51,7 @@ export class Mmu {
     this.pse = (cr4 & 0x10) !== 0;
     this.pge = (cr4 & 0x80) !== 0;
     this.cr3 = cr3 >>> 0;
-    this.active = this.pagingOn || this.gpaToHpa !== null;
+    this.active = this.pagingOn || this.gpaToHpa !== null || this.watch.size > 0;
   }
 
   /** Drops TLB entries; global ones survive unless `all`. */
@@ -83,6 +86,7 @@ export class Mmu {
     const write = (access & ACC_WRITE) !== 0;
     const user = (access & ACC_USER) !== 0;
     const lp = linear >>> 12;
+    if (this.watch.size > 0 && this.watch.has(lp)) this.onWatch?.(linear, access);
     if (!this.pagingOn) {
       const hp = this.gpa(linear & ~0xfff, access, false) >>> 12;
       this.fill(lp, (hp << 12) | TLB_V | TLB_SW | TLB_UR | TLB_UW);
@@ -139,6 +143,7 @@ export class Mmu {
   }
 
   private fill(lp: number, entry: number): void {
+    if (this.watch.size > 0 && this.watch.has(lp)) return;
     if (this.tlb[lp] === 0) this.filled.push(lp);
     this.tlb[lp] = entry;
   }
