@@ -57,6 +57,8 @@ export interface MachineSnapshot {
   pages: { page: number; rom: boolean; data: string }[];
   msrs: Record<string, string>;
   console: ReturnType<ConsoleDevice['snapshot']>;
+  /** TLB contents as [linear page, entry] pairs: a stale translation must survive a restore. */
+  tlb?: [number, number][];
 }
 
 export class Machine {
@@ -239,6 +241,7 @@ export class Machine {
       pages: this.memory.touchedPages().map(([page, data, rom]) => ({ page, rom, data: toBase64(data) })),
       msrs: this.msrs.snapshot(),
       console: this.consoleDevice.snapshot(),
+      tlb: this.cpu.mmu.tlbEntries(),
     };
   }
 
@@ -272,6 +275,7 @@ export class Machine {
     c.mmu.flush(true);
     c.modeChanged();
     this.engine.flush();
+    if (s.tlb !== undefined) c.mmu.setTlbEntries(s.tlb);
   }
 }
 

@@ -21,10 +21,17 @@ export function readFixtureFile(path: string): string | undefined {
   }
 }
 
+const cache = new Map<string, { source: string; result: AssembleResult }>();
+
+/** Assembles a fixture (memoised: several tests look at the same result). */
 export function assembleFixture(name: string): { source: string; result: AssembleResult } {
+  const hit = cache.get(name);
+  if (hit) return hit;
   const file = join(FIXTURE_DIR, `${name}.asm`);
   const source = readFileSync(file, 'utf8');
-  return { source, result: assemble(source, { fileName: file, readFile: readFixtureFile }) };
+  const out = { source, result: assemble(source, { fileName: file, readFile: readFixtureFile }) };
+  cache.set(name, out);
+  return out;
 }
 
 const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');

@@ -5,14 +5,16 @@
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { casesInclude, type TestCase } from './generator';
-import { parseOutput, type CaseResult } from './results';
+import { patchImage, type Paging } from './image';
+import { formatResult, parseOutput, type CaseResult } from './results';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'bochs');
 const FLOPPY_BYTES = 1474560;
-/** Stage two is loaded from 0x7E00 and must stay below the EBDA. */
-const MAX_IMAGE_BYTES = 0x9f000 - 0x7c00;
+/** Stage two is loaded from 0x7E00 and must stay below the paging structures at 0x90000. */
+const MAX_IMAGE_BYTES = 0x90000 - 0x7c00;
 
 export function haveTool(cmd: string, arg = '--version'): boolean {
   const r = spawnSync(cmd, [arg], { stdio: 'ignore' });
@@ -55,7 +57,7 @@ function bochsrc(): string {
 }
 
 /** Boots the image from a floppy on Bochs; resolves with Bochs's stdout (which carries port 0xE9). */
-export function runBochs(image: Uint8Array, work: string, timeoutMs = 300_000): Promise<string> {
+export function runBochs(image: Uint8Array, work: string, timeoutMs = 120_000): Promise<string> {
   mkdirSync(work, { recursive: true });
   const disk = new Uint8Array(FLOPPY_BYTES);
   disk.set(image);
@@ -84,9 +86,38 @@ export function runBochs(image: Uint8Array, work: string, timeoutMs = 300_000): 
   });
 }
 
-/** Assembles and runs a group of cases on Bochs; results keyed by image-local index. */
-export async function bochsResults(cases: readonly TestCase[], work: string): Promise<{ image: Uint8Array; results: Map<number, CaseResult> }> {
+/**
+ * Assembles and runs a group of cases on Bochs; results keyed by image-local
+ * index. `paging` runs the image a second time with paging on and reports
+ * the indices whose results changed (there should be none).
+ */
+export async function bochsResults(cases: readonly TestCase[], work: string, paging?: Paging): Promise<BochsRun> {
   const image = assembleImage(cases, work);
-  const text = await runBochs(image, work);
-  return { image, results: parseOutput(text) };
+  const results = parseOutput(await runBochs(image, work));
+  const pagingChanged: number[] = [];
+  if (paging && paging !== 'off') {
+    const paged = parseOutput(await runBochs(patchImage(image, { paging }), join(work, `paging-${paging}`)));
+    for (const [i, r] of results) {
+      const p = paged.get(i);
+      if (!p || formatResult(p) !== formatResult(r)) pagingChanged.push(i);
+    }
+  }
+  return { image, results, pagingChanged };
+}
+
+export interface BochsRun {
+  image: Uint8Array;
+  results: Map<number, CaseResult>;
+  pagingChanged: number[];
+}
+
+/** bochsResults for several groups, a few Bochs processes at a time; results in group order. */
+export async function bochsResultsMany(groups: readonly (readonly TestCase[])[], work: string, paging?: Paging): Promise<BochsRun[]> {
+  const out: BochsRun[] = [];
+  const width = Math.max(1, availableParallelism() - 1);
+  for (let g = 0; g < groups.length; g += width) {
+    const batch = groups.slice(g, g + width);
+    out.push(...await Promise.all(batch.map((group, k) => bochsResults(group, join(work, `image-${g + k}`), paging))));
+  }
+  return out;
 }

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { bochsResults, haveBochs } from './bochs-runner';
+import { bochsResultsMany, haveBochs } from './bochs-runner';
 import { report } from './compare';
 import { diffImages, summarize, unexpectedFaults, type ImageRun } from './diff-run';
 import { generateCases, splitImages } from './generator';
@@ -30,7 +30,7 @@ test('live differential run against Bochs', { skip }, async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'bochs-oracle-'));
   try {
     const groups = splitImages(cases, 750);
-    const built = await Promise.all(groups.map((g, i) => bochsResults(g, join(work, `image-${i}`))));
+    const built = await bochsResultsMany(groups, work);
     const runs: ImageRun[] = groups.map((g, i) => {
       const bochs = new Map<number, CaseResult>();
       for (const [local, r] of built[i].results) bochs.set(g[local].index, r);
@@ -43,7 +43,7 @@ test('live differential run against Bochs', { skip }, async (t) => {
       const known = KNOWN_BUGS[s.name]?.defined;
       if (s.definedBad.length && known) t.diagnostic(`${s.name}: ${s.definedBad.length}/${s.total} cases differ (known: ${known})`);
       else if (s.definedBad.length) failures.push(report(`${s.name} (seed ${seed})`, s.definedBad, s.total, 3));
-      if (s.undefinedBad.length) t.diagnostic(`${s.name}: ${s.undefinedBad.length}/${s.total} cases differ only in undefined flags`);
+      if (s.undefinedBad.length) t.diagnostic(`${s.name}: ${s.undefinedBad.length}/${s.total} cases differ in undefined flags or implementation-defined results`);
     }
     assert.ok(failures.length === 0, failures.join('\n\n'));
   } finally {

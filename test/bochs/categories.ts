@@ -357,7 +357,9 @@ function sreg(b: CaseBuilder): void {
     b.emit(`mov ${reg}, 0x10`, `mov ${rng.pick(['ds', 'es', 'fs', 'gs', 'ss'])}, ${reg}`);
   } else {
     const o16 = rng.chance(0.3) ? 'o16 ' : '';
-    b.emit(`${o16}push ${seg}`, `${o16}pop ${rng.pick(['ds', 'es', 'fs', 'gs', 'ss'])}`);
+    // (not CS: a read-only code segment in DS would break the harness)
+    const from = seg === 'cs' ? 'fs' : seg;
+    b.emit(`${o16}push ${from}`, `${o16}pop ${rng.pick(['ds', 'es', 'fs', 'gs', 'ss'])}`);
   }
 }
 
@@ -436,16 +438,16 @@ function xchg(b: CaseBuilder): void {
 
 function stringOp(b: CaseBuilder): void {
   const rng = b.rng;
-  const op = rng.pick(['movs', 'stos', 'lods', 'cmps', 'scas']);
+  const op = rng.pick(['movs', 'movs', 'stos', 'lods', 'cmps', 'scas']);
   const suffix = rng.pick(['b', 'w', 'd']);
-  const prefixes = op === 'cmps' || op === 'scas' ? ['', 'repe ', 'repne '] : ['', 'rep '];
+  const prefixes = op === 'cmps' || op === 'scas' ? ['', 'repe ', 'repne '] : ['', 'rep ', 'rep '];
   // 16-bit addressing (SI, DI, CX; the upper halves stay random) and a source segment override
   const extra = rng.pick(['', '', '', 'a16 ', `${rng.pick(['es', 'ss', 'fs', 'gs'])} `]);
   const prefix = rng.pick(prefixes) + extra;
   const margin = 0x40;
   const src = SCRATCH + rng.range(margin, SCRATCH_SIZE - margin - 4);
   // often overlapping closer than one element: each element is copied in turn
-  const dst = rng.chance(0.3) ? src + rng.range(-5, 5) : SCRATCH + rng.range(margin, SCRATCH_SIZE - margin - 4);
+  const dst = rng.chance(0.4) ? src + rng.range(-4, 4) : SCRATCH + rng.range(margin, SCRATCH_SIZE - margin - 4);
   if (extra === 'a16 ') b.emit(`mov si, 0x${src.toString(16)}`, `mov di, 0x${dst.toString(16)}`);
   else b.emit(`mov esi, ${hex32(src)}`, `mov edi, ${hex32(dst)}`);
   if (prefix.startsWith('rep') || rng.chance(0.3)) b.emit(`mov ${extra === 'a16 ' ? 'cx' : 'ecx'}, ${rng.range(0, 12)}`);

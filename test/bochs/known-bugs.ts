@@ -17,6 +17,9 @@ export const KNOWN_BUGS: Record<string, KnownBug> = {
   'bsf-bsr': {
     undefined: 'bsf/bsr with a non-zero source keep CF OF SF AF PF unchanged; Intel (and Bochs) clear CF OF SF AF and set PF from the result',
   },
+  'segment-registers': {
+    undefined: 'push of a segment register with 32-bit operand size writes a zero-extended dword; Bochs, like current Intel cores, writes only the low word and leaves the upper half of the slot unchanged',
+  },
   string: { defined: REP_MOVS_OVERLAP },
   mixed: { defined: REP_MOVS_OVERLAP },
 };

@@ -4,10 +4,9 @@
 // resumes at the next case, so one bug does not hide all later results.
 
 import { Machine } from '../../src/x86/machine';
+import { patchImage, type Paging } from './image';
 import { parseOutput, type CaseResult } from './results';
 
-/** Image offset of the harness's "first case" dword (just after the stage-two magic). */
-const FIRST_CASE_OFFSET = 0x204;
 /** Generous per-case instruction budget: the harness spends ~3,000 per case. */
 const BUDGET_PER_CASE = 50_000;
 
@@ -17,13 +16,12 @@ export interface OurRun {
   stops: Map<number, string>;
 }
 
-export function runOnMachine(image: Uint8Array, caseCount: number): OurRun {
+export function runOnMachine(image: Uint8Array, caseCount: number, paging: Paging = 'off'): OurRun {
   const results = new Map<number, CaseResult>();
   const stops = new Map<number, string>();
   let first = 0;
   while (first < caseCount) {
-    const img = image.slice();
-    new DataView(img.buffer).setUint32(FIRST_CASE_OFFSET, first, true);
+    const img = patchImage(image, { firstCase: first, paging });
     const m = new Machine({ memorySize: 32 * 1024 * 1024 });
     m.loadBootSector(img);
     let stop = '';

@@ -91,7 +91,7 @@ function runOurs(name: string, program: Uint8Array): number[] {
 }
 
 const hex = (v: number): string => `0x${v.toString(16)}`;
-const fields = ['vector', 'error', 'eip', 'cs', 'eflags', 'expected eip', 'cr2', 'frame', 'esp', 'ss', 'eax', 'id', 'dr6', 'handler ds', 'v86 es', 'v86 ds', 'v86 fs', 'v86 gs', 'ecx', 'esi', 'edi'];
+const fields = ['vector', 'error', 'eip', 'cs', 'eflags', 'expected eip', 'cr2', 'frame', 'esp', 'ss', 'eax', 'id', 'dr6', 'handler ds', 'v86 es', 'v86 ds', 'v86 fs', 'v86 gs', 'ecx', 'esi', 'edi', 'handler eflags'];
 
 function compare(name: string, bochs: number[], ours: number[]): string[] {
   const diffs: string[] = [];

@@ -16,7 +16,7 @@ interface Expected {
   savedEip: 'fault' | 'trap' | 'undefined';
 }
 
-const DE = 0, BP = 3, OF = 4, BR = 5, UD = 6, DF = 8, TS = 10, NP = 11, SS = 12, GP = 13;
+const DE = 0, BP = 3, OF = 4, BR = 5, UD = 6, NM = 7, DF = 8, TS = 10, NP = 11, SS = 12, GP = 13;
 const expected: Expected[] = [
   { id: 1, name: '#DE on div by zero', vector: DE, error: 0, savedEip: 'fault' },
   { id: 2, name: '#DE on idiv overflow (-2^31 / -1)', vector: DE, error: 0, savedEip: 'fault' },
@@ -38,6 +38,21 @@ const expected: Expected[] = [
   { id: 18, name: '#NP(vector*8+2) for a not-present gate', vector: NP, error: 0x82 * 8 + 2, savedEip: 'fault' },
   { id: 19, name: '#TS(sel) for a jmp to a TSS below the minimum limit', vector: TS, error: 0x48, savedEip: 'fault' },
   { id: 20, name: '#DF(0) when the #GP gate is not present', vector: DF, error: 0, savedEip: 'undefined' },
+  { id: 21, name: '#GP(0) for a memory access through a null DS', vector: GP, error: 0, savedEip: 'fault' },
+  { id: 22, name: '#GP(0) for a null selector loaded into SS', vector: GP, error: 0, savedEip: 'fault' },
+  { id: 23, name: '#GP(sel) for a far jmp to a data segment', vector: GP, error: 0x10, savedEip: 'fault' },
+  { id: 24, name: '#NP(sel) for a far call to a not-present code segment', vector: NP, error: 0x50, savedEip: 'fault' },
+  { id: 25, name: '#GP(sel) for a far jmp to a DPL-3 non-conforming code segment from ring 0', vector: GP, error: 0x18, savedEip: 'fault' },
+  { id: 26, name: '#UD for mov cs, ax', vector: UD, error: 0, savedEip: 'fault' },
+  { id: 27, name: '#GP(sel) for lldt of a data segment selector', vector: GP, error: 0x10, savedEip: 'fault' },
+  { id: 28, name: '#GP(sel) for ltr of a busy TSS', vector: GP, error: 0x28, savedEip: 'fault' },
+  { id: 29, name: '#UD for mov cr5, eax', vector: UD, error: 0, savedEip: 'fault' },
+  { id: 30, name: '#GP(0) for setting a reserved CR4 bit', vector: GP, error: 0, savedEip: 'fault' },
+  { id: 31, name: '#GP(0) for CR0.PG=1 with CR0.PE=0', vector: GP, error: 0, savedEip: 'fault' },
+  { id: 32, name: '#NM for an x87 instruction with CR0.EM=1', vector: NM, error: 0, savedEip: 'fault' },
+  { id: 33, name: '#UD for lock mov', vector: UD, error: 0, savedEip: 'fault' },
+  { id: 34, name: '#GP(0) for an instruction longer than 15 bytes', vector: GP, error: 0, savedEip: 'fault' },
+  { id: 35, name: '#DE for aam with base 0', vector: DE, error: 0, savedEip: 'fault' },
 ];
 
 /** Cases that fail on the current CPU: test name -> what goes wrong. */
@@ -64,11 +79,16 @@ for (const x of expected) {
 const RF = 0x10000;
 const rfFaults = 'faults push EFLAGS with RF=1 (SDM vol. 3, 6.12.1 / 17.3.1.1: every fault but an instruction breakpoint)';
 test(rfFaults, knownFailures[rfFaults] ? { todo: knownFailures[rfFaults] } : {}, () => {
+  // Only the faults that happened as expected (the others fail on their own).
   const missing = expected
-    .filter((x) => x.savedEip === 'fault')
+    .filter((x) => x.savedEip === 'fault' && entryFor(x.id)?.vector === x.vector)
     .filter((x) => !((entryFor(x.id)?.eflags ?? 0) & RF))
     .map((x) => x.name);
   assert.deepEqual(missing, []);
+});
+
+test('interrupt gates enter the handler with IF and TF clear', () => {
+  for (const e of readLog(run().m)) assert.equal(e.handlerEflags & 0x300, 0, `vector ${e.vector}`);
 });
 
 test('traps (int3, into) push EFLAGS with RF=0', () => {
@@ -79,7 +99,8 @@ test('traps (int3, into) push EFLAGS with RF=0', () => {
   }
 });
 
-test('exactly the expected exceptions happen, in order', () => {
+const inOrder = 'exactly the expected exceptions happen, in order';
+test(inOrder, knownFailures[inOrder] ? { todo: knownFailures[inOrder] } : {}, () => {
   const ids = readLog(run().m).map((e) => e.id);
   assert.deepEqual(ids, expected.map((x) => x.id));
 });

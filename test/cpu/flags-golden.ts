@@ -49,10 +49,20 @@ export function loadGoldens(dir = fixturesDir): GoldenForm[] {
   return forms;
 }
 
+/**
+ * The instruction whose flags are recorded. Memory forms are sequences
+ * ("mov [m], eax; add [m], ebx; mov eax, [m]"); the second one sets them.
+ */
+export function mainInstruction(form: GoldenForm): string {
+  const parts = form.text.split('; ');
+  return parts.length > 1 ? parts[1] : parts[0];
+}
+
 /** The count an instruction shifts or rotates by, after the 5-bit mask. */
 function shiftCount(form: GoldenForm, input: Regs): number {
-  if (/, cl$/.test(form.text)) return input[2] & 0x1f;
-  const imm = /, (\d+)$/.exec(form.text);
+  const insn = mainInstruction(form);
+  if (/, cl$/.test(insn)) return input[2] & 0x1f;
+  const imm = /, (\d+)$/.exec(insn);
   if (imm) return Number(imm[1]) & 0x1f;
   return 0;
 }
@@ -65,7 +75,7 @@ function shiftCount(form: GoldenForm, input: Regs): number {
  * from Intel's, so only the defined ones are compared.
  */
 export function definedFlags(form: GoldenForm, input: Regs): number {
-  const op = form.text.split(' ')[0];
+  const op = mainInstruction(form).split(' ')[0];
   switch (op) {
     case 'add': case 'adc': case 'sub': case 'sbb': case 'cmp': case 'neg':
     case 'inc': case 'dec': case 'xadd': case 'cmpxchg':

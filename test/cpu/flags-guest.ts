@@ -87,7 +87,8 @@ export interface Replay { outputs: Regs[]; stop: string }
 // One machine for all replays: building one costs more than a whole replay,
 // and loadFlat32/loadBootSector start from a full reset anyway.
 let shared: Machine | undefined;
-const machine = (): Machine => (shared ??= new Machine({ memorySize: 1 << 20 }));
+// 8 MiB: the memory-operand forms use 0x500000.
+const machine = (): Machine => (shared ??= new Machine({ memorySize: 8 << 20 }));
 
 /** Runs the cases of one form, in flat 32-bit protected mode or in real mode. */
 export function replay(form: GoldenForm, mode: 'flat32' | 'real' = 'flat32', cases = form.cases): Replay {

@@ -65,8 +65,9 @@ for (const form of forms) {
 }
 
 // The same goldens from a 16-bit code segment (real mode), where the
-// operand-size prefix selects 32 bits instead of 16.
-for (const form of forms) {
+// operand-size prefix selects 32 bits instead of 16. (Memory forms use a
+// 32-bit address, out of reach there.)
+for (const form of forms.filter((f) => !f.text.includes('['))) {
   const name = `real mode: ${form.text}`;
   const todo = knownFailures[name];
   test(`${name} (${Math.ceil(form.cases.length / 4)} cases)`, todo ? { todo } : {}, () => {

@@ -30,6 +30,7 @@ export interface LogEntry {
   ecx: number; // ECX, ESI, EDI at the fault
   esi: number;
   edi: number;
+  handlerEflags: number; // EFLAGS inside the handler
 }
 
 export interface GuestRun { m: Machine; stop: StopInfo }
@@ -62,6 +63,7 @@ export function readLog(m: Machine): LogEntry[] {
       vector: d(0), error: d(1), eip: d(2), cs: d(3), eflags: d(4), expectedEip: d(5), cr2: d(6),
       frame: d(7), esp: d(8), ss: d(9), eax: d(10), id: d(11), dr6: d(12),
       handlerDs: d(13), v86Segments: [d(14), d(15), d(16), d(17)], ecx: d(18), esi: d(19), edi: d(20),
+      handlerEflags: d(21),
     });
   }
   return entries;

@@ -78,6 +78,8 @@ const slots: [number, string, number[]][] = [
   [115, 'repne scasb stops after the match', [3, 1]],
   [117, 'lodsw', [0x6261]],
   [118, 'rep insw from a port nothing decodes reads all ones', [0xffffffff, 4]],
+  [120, 'repe cmpsb with ECX=0: flags from the cmp 0, 1 before it (CF PF AF SF), ESI unchanged', [0x95, 0]],
+  [122, 'rep ret returns', [0x1234]],
   [127, 'end marker', [0x600df00d]],
 ];
 

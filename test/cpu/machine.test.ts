@@ -199,7 +199,7 @@ test('interception: a cpuid hook replaces the native behaviour; exceptions are r
   const stop = m.run(100);
   assert.equal(stop.reason, 'hlt', stop.message);
   assert.equal(m.state().eax, 0x1234);
-  assert.deepEqual(seen, ['cpuid/2@100000', 'exc 3 -1 software@100003']);
+  assert.deepEqual(seen, ['cpuid/2@100000', 'exc 3 -1 software-exception@100003']);
 });
 
 test('external interrupts are delivered through the IVT when IF=1, and wake HLT', () => {
@@ -236,4 +236,59 @@ test('sparse memory: untouched RAM reads 0, beyond RAM reads 0xFF and ignores wr
   assert.equal(m.memory.read8(0x200000), 0xff);
   m.memory.write32(0x1ffe, 0x11223344);
   assert.equal(m.memory.read32(0x1ffe) >>> 0, 0x11223344, 'access across a page boundary');
+});
+
+/** A small deterministic generator (xorshift) for the differential test below. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
+}
+
+/** Random loop bodies of register, immediate and [ebx+disp] ALU/move instructions (ECX, EBX, ESP untouched). */
+function randomLoop(seed: number): Uint8Array {
+  const r = rng(seed);
+  const regs = [0, 2, 5, 6, 7];
+  const reg = (): number => regs[r() % regs.length];
+  const disp = (): number => (r() % 16) * 4 + (r() % 4 === 0 ? 1 : 0);
+  const alu = [0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x39];
+  const body: number[] = [];
+  for (let i = 0; i < 24; i++) {
+    switch (r() % 11) {
+      case 0: body.push(alu[r() % 8], 0xc0 | (reg() << 3) | reg()); break;
+      case 1: body.push(alu[r() % 8], 0x43 | (reg() << 3), disp()); break;
+      case 2: body.push(alu[r() % 8] + 2, 0x43 | (reg() << 3), disp()); break;
+      case 3: { const v = r(); body.push(0x81, 0xc0 | ((r() % 8) << 3) | reg(), v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24); break; }
+      case 4: body.push((r() % 2 ? 0x40 : 0x48) + reg()); break;
+      case 5: body.push(0xc1, 0xc0 | ((r() % 8 === 6 ? 4 : r() % 8) << 3) | reg(), r() % 40); break;
+      case 6: body.push(0x8b, 0x43 | (reg() << 3), disp()); break;
+      case 7: body.push(0x89, 0x43 | (reg() << 3), disp()); break;
+      case 8: body.push(0xff, 0x43 | ((r() % 2) << 3), disp()); break;
+      case 9: body.push(0x8d, 0x43 | (reg() << 3), disp()); break;
+      default: body.push(0x50 + reg(), 0x58 + reg()); break;
+    }
+  }
+  const data = FLAT + 0x1000;
+  const le = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+  const head = [0xb9, ...le(300), 0xbb, ...le(data)];
+  const tail = [0x49, 0x0f, 0x85, ...le(-(body.length + 7)), 0x9c, 0x58, 0xf4]; // dec ecx; jnz; pushfd; pop eax; hlt
+  return new Uint8Array([...head, ...body, ...tail]);
+}
+
+test('differential: random ALU/memory loops give the same results translated and interpreted', () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const image = randomLoop(seed * 7919);
+    const runIt = (jit: boolean): [unknown, number[]] => {
+      const m = new Machine({ memorySize: 16 << 20 });
+      m.engine.jitEnabled = jit;
+      m.loadFlat32(image, FLAT);
+      const stop = m.run(1_000_000);
+      const mem = Array.from({ length: 20 }, (_, i) => m.memory.read32(FLAT + 0x1000 + i * 4) >>> 0);
+      assert.equal(stop.reason, 'hlt', `seed ${seed}: ${stop.message}`);
+      return [{ stop, state: m.state() }, mem];
+    };
+    const [a, am] = runIt(true);
+    const [b, bm] = runIt(false);
+    assert.deepEqual(a, b, `seed ${seed}`);
+    assert.deepEqual(am, bm, `seed ${seed}`);
+  }
 });

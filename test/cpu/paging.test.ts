@@ -38,6 +38,7 @@ t('global page: the PTE.G translation survives a CR3 reload', () => {
   assert.equal(hex(r(17)), hex(0xaaaa0001));
 });
 t('global page: clearing CR4.PGE flushes global translations', () => assert.equal(hex(r(18)), hex(0xbbbb0002)));
+t('ring 3 reads a page under a read-only user PDE', () => assert.equal(hex(r(19)), hex(0x5eed)));
 t('ring 3 writes a user RW page', () => assert.equal(hex(r(15)), hex(0x3333)));
 
 const faults: { id: number; name: string; error: number; cr2: number; cs: number }[] = [
@@ -48,6 +49,11 @@ const faults: { id: number; name: string; error: number; cr2: number; cs: number
   { id: 5, name: 'write to a read-only page from ring 3', error: 7, cr2: 0xc01008, cs: 0x1b },
   { id: 6, name: 'not-present read from ring 3', error: 4, cr2: 0xc03010, cs: 0x1b },
   { id: 7, name: 'read of a supervisor 4 MiB page from ring 3', error: 5, cr2: 0x400000, cs: 0x1b },
+  { id: 8, name: 'user read under a supervisor PDE (the PTE says user)', error: 5, cr2: 0x1000000, cs: 0x1b },
+  { id: 9, name: 'user write under a read-only PDE (the PTE says writable)', error: 7, cr2: 0x1400000, cs: 0x1b },
+  { id: 10, name: 'cmpxchg on a read-only page whose comparison fails (still a write)', error: 7, cr2: 0xc01000, cs: 0x1b },
+  { id: 11, name: 'add [ro], 0 (a write that changes nothing)', error: 7, cr2: 0xc01000, cs: 0x1b },
+  { id: 12, name: 'lock or [ro], 0', error: 7, cr2: 0xc01000, cs: 0x1b },
 ];
 for (const f of faults) {
   t(`#PF: ${f.name}: error ${f.error}, CR2 ${hex(f.cr2)}, faulting EIP saved`, () => {
@@ -69,7 +75,7 @@ t('#PF pushes EFLAGS with RF=1 (a fault)', () => {
 
 t('exactly the expected exceptions happen, in order', () => {
   assert.deepEqual(readLog(run().m).map((e) => [e.id, e.vector]), [
-    [1, 14], [2, 14], [3, 14], [4, 14], [5, 14], [6, 14], [7, 14], [0, 0x81],
+    [1, 14], [2, 14], [3, 14], [4, 14], [5, 14], [6, 14], [7, 14], [8, 14], [9, 14], [10, 14], [11, 14], [12, 14], [0, 0x81],
   ]);
 });
 

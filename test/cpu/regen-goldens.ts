@@ -23,7 +23,7 @@ const oracleSource = join(root, 'test', 'oracle-native', 'flags.c');
 function assemble32(text: string, work: string): string {
   const src = join(work, 'form.asm');
   const out = join(work, 'form.bin');
-  writeFileSync(src, `bits 32\n${text}\n`);
+  writeFileSync(src, `bits 32\n${text.split('; ').join('\n')}\n`);
   execFileSync('nasm', ['-f', 'bin', '-w-all', '-o', out, src]);
   return Buffer.from(readFileSync(out)).toString('hex');
 }
@@ -40,7 +40,9 @@ function regenFlags(work: string): void {
     if (line.startsWith('form ')) {
       const m = /^form (\S+) (\d+) (\S+) (.+)$/.exec(line);
       if (!m) throw new Error(`bad form line: ${line}`);
-      const [, group, size, kind, text] = m;
+      const [, group, size, kind, gasText] = m;
+      // Forms are written in gas Intel syntax; nasm spells "dword ptr [x]" as "dword [x]".
+      const text = gasText.replace(/ ptr /g, ' ');
       current = groups.get(group) ?? [];
       groups.set(group, current);
       current.push(`form ${size} ${kind} ${assemble32(text, work)} ${text}`);

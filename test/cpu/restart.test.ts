@@ -12,10 +12,7 @@ const r = (slot: number): number => result(run().m, slot);
 const log = () => readLog(run().m);
 
 /** Cases that fail on the current CPU: test name -> what goes wrong. */
-const knownFailures: Record<string, string> = {
-  'MOV SS: no single-step trap right after it, the next one reports the following instruction':
-    'CPU bug: a single-step #DB is delivered right after MOV SS (saved EIP = the instruction after it); hardware and Bochs hold it off one instruction',
-};
+const knownFailures: Record<string, string> = {};
 const t = (name: string, fn: () => void): void => {
   test(name, knownFailures[name] ? { todo: knownFailures[name] } : {}, fn);
 };

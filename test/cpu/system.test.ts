@@ -17,7 +17,6 @@ const dr6 = (e: LogEntry): number => e.dr6;
 const knownFailures: Record<string, string> = {
   'cmpxchg8b: equal stores ECX:EBX and sets ZF; not equal loads EDX:EAX':
     'CPU gap: cmpxchg8b (0F C7 /1) raises #UD; CPUID.1:EDX.CX8 is 0',
-  '#AC(0) for a misaligned dword at CPL 3 with CR0.AM and EFLAGS.AC': 'CPU gap: no alignment check: the misaligned load completes',
 };
 const t = (name: string, fn: () => void): void => {
   test(name, knownFailures[name] ? { todo: knownFailures[name] } : {}, fn);
@@ -93,6 +92,15 @@ t('IRET with NT=1 returns to the calling task, clears its busy bit, sets CR0.TS'
   assert.equal(hex(r(32)), hex(0x89), 'second TSS no longer busy');
   assert.equal(hex(r(33)), hex(0x8b), 'first TSS still busy');
   assert.equal(r(40), 8, 'CR0.TS');
+});
+
+t('a trap gate keeps IF set in the handler; an interrupt gate clears it', () => {
+  const trap = log().find((e) => e.vector === 0x82);
+  const intr = log().find((e) => e.vector === 3);
+  assert.ok(trap && intr);
+  assert.equal(hex(trap.eflags & 0x200), hex(0x200), 'IF was set when int 0x82 ran');
+  assert.equal(hex(trap.handlerEflags & 0x200), hex(0x200), 'trap gate');
+  assert.equal(intr.handlerEflags & 0x200, 0, 'interrupt gate');
 });
 
 t('IRET to ring 3 nulls DS, ES, FS, GS holding DPL-0 data selectors', () => {

@@ -89,6 +89,7 @@ typedef struct { uint32_t a, b, c, d, f; } St;
   X(high, 8, HI, "sete ah") X(high, 8, HI, "setb bh") X(high, 8, HI, "xchg ah, dh")                \
   X(high, 32, HI, "movzx eax, bh") X(high, 32, HI, "movsx ebx, ah") X(high, 16, HI, "movsx ax, dh") \
   X(high, 8, HI, "bt ax, 9") \
+  MEMFORMS(X) \
   X(logic, 32, BIN, "and eax, ebx") X(logic, 16, BIN, "and ax, bx") X(logic, 8, BIN, "and al, bl") \
   X(logic, 32, BIN, "or eax, ebx") X(logic, 16, BIN, "or ax, bx") X(logic, 8, BIN, "or al, bl")    \
   X(logic, 32, BIN, "xor eax, ebx") X(logic, 16, BIN, "xor ax, bx") X(logic, 8, BIN, "xor al, bl") \
@@ -126,7 +127,42 @@ typedef struct { uint32_t a, b, c, d, f; } St;
   X(bit, 32, BS, "bsr eax, ebx") X(bit, 16, BS, "bsr ax, bx")                                      \
   X(misc, 32, UN, "bswap eax") X(misc, 32, UN, "bswap ebx")                                        \
   X(misc, 16, UN, "cbw") X(misc, 32, UN, "cwde") X(misc, 16, UN, "cwd") X(misc, 32, UN, "cdq")     \
+  X(misc, 8, UN, "lahf") X(misc, 8, UN, "sahf") X(misc, 8, UN, "cmc") X(misc, 8, UN, "clc")        \
+  X(misc, 8, UN, "stc") X(misc, 32, BIN, "lea eax, [ebx+ecx*2+5]") X(misc, 16, BIN, "lea ax, [ebx+ecx*8-1]") \
+  X(misc, 32, BIN, "xchg eax, ebx") X(misc, 8, HI, "xchg al, bh") X(misc, 32, BIN, "xchg ecx, edx") \
   CONDS(X)
+
+/* Memory-operand forms: the operand lives at MEM (mapped at the same address
+ * on the host and in the guest); EAX carries its value in and out. The text
+ * is gas Intel syntax; the regen script drops "ptr" for nasm. */
+#define MEM "0x500000"
+#define M32(op) "mov [" MEM "], eax; " op "; mov eax, [" MEM "]"
+#define M16(op) "mov [" MEM "], ax; " op "; mov ax, [" MEM "]"
+#define M8(op) "mov [" MEM "], al; " op "; mov al, [" MEM "]"
+#define MEMFORMS(X)                                                                               \
+  X(mem, 32, BIN, M32("add [" MEM "], ebx")) X(mem, 16, BIN, M16("adc [" MEM "], bx"))            \
+  X(mem, 8, BIN, M8("sub [" MEM "], bl")) X(mem, 32, BIN, M32("sbb [" MEM "], ebx"))              \
+  X(mem, 16, BIN, M16("and [" MEM "], bx")) X(mem, 8, BIN, M8("or [" MEM "], bl"))                \
+  X(mem, 32, BIN, M32("xor [" MEM "], ebx")) X(mem, 32, BIN, M32("cmp [" MEM "], ebx"))           \
+  X(mem, 8, BIN, M8("test [" MEM "], bl")) X(mem, 32, BIN, M32("add ebx, [" MEM "]"))             \
+  X(mem, 16, BIN, M16("sub bx, [" MEM "]")) X(mem, 32, BIN, M32("adc dword ptr [" MEM "], 0x7f")) \
+  X(mem, 16, BIN, M16("cmp word ptr [" MEM "], -2")) X(mem, 8, BIN, M8("xor byte ptr [" MEM "], 0x81")) \
+  X(mem, 32, UN, M32("inc dword ptr [" MEM "]")) X(mem, 16, UN, M16("dec word ptr [" MEM "]"))  \
+  X(mem, 8, UN, M8("neg byte ptr [" MEM "]")) X(mem, 32, UN, M32("not dword ptr [" MEM "]"))     \
+  X(mem, 32, SH, M32("shl dword ptr [" MEM "], cl")) X(mem, 16, SH, M16("sar word ptr [" MEM "], cl")) \
+  X(mem, 8, SH, M8("shr byte ptr [" MEM "], cl")) X(mem, 32, SH, M32("rcl dword ptr [" MEM "], cl")) \
+  X(mem, 16, SH, M16("ror word ptr [" MEM "], cl")) X(mem, 8, SH, M8("rcr byte ptr [" MEM "], cl")) \
+  X(mem, 32, UN, M32("sar dword ptr [" MEM "], 1")) X(mem, 8, UN, M8("rol byte ptr [" MEM "], 3")) \
+  X(mem, 32, SHD, M32("shld [" MEM "], ebx, cl")) X(mem, 16, SHD, M16("shrd [" MEM "], bx, cl")) \
+  X(mem, 32, BIN, M32("xadd [" MEM "], ebx")) X(mem, 8, CMPXCHG, "mov [" MEM "], bl; cmpxchg [" MEM "], cl; mov bl, [" MEM "]") \
+  X(mem, 32, CMPXCHG, "mov [" MEM "], ebx; cmpxchg [" MEM "], ecx; mov ebx, [" MEM "]")           \
+  X(mem, 32, BIN, "mov [" MEM "], ebx; mul dword ptr [" MEM "]") X(mem, 16, BIN, "mov [" MEM "], bx; imul word ptr [" MEM "]") \
+  X(mem, 32, BIN, "mov [" MEM "], ebx; imul eax, [" MEM "]") X(mem, 8, BIN, "mov [" MEM "], bl; imul byte ptr [" MEM "]") \
+  X(mem, 32, DIV, "mov [" MEM "], ebx; div dword ptr [" MEM "]") X(mem, 16, IDIV, "mov [" MEM "], bx; idiv word ptr [" MEM "]") \
+  X(mem, 32, BT, M32("bt dword ptr [" MEM "], 5")) X(mem, 16, BT, M16("bts word ptr [" MEM "], 13")) \
+  X(mem, 32, BS, "mov [" MEM "], ebx; bsf eax, [" MEM "]") X(mem, 16, BS, "mov [" MEM "], bx; bsr ax, [" MEM "]") \
+  X(mem, 32, UN, "mov [" MEM "], eax; setc byte ptr [" MEM "]; mov eax, [" MEM "]")               \
+  X(mem, 32, CC, "mov [" MEM "], ebx; cmovle eax, [" MEM "]")
 
 #define CC(X, cc)                                                                                \
   X(cc, 8, CC, "set" cc " al") X(cc, 32, CC, "cmov" cc " eax, ebx") X(cc, 16, CC, "cmov" cc " ax, bx")
@@ -389,6 +425,12 @@ static const BcdForm bcd_forms[] = {
 };
 
 int main(void) {
+  /* The memory operand of the "mem" forms, at the address the guest uses. */
+  if (mmap((void *)0x500000, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) !=
+      (void *)0x500000) {
+    perror("mmap 0x500000");
+    return 1;
+  }
   size_t n = sizeof forms / sizeof forms[0];
   for (size_t i = 0; i < n; i++) {
     Form *f = &forms[i];

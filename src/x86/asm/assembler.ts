@@ -4,7 +4,7 @@
 import { ByteBuffer } from './bytebuf';
 import { AsmDiagnostic, AsmError } from './diagnostics';
 import { EncodeEnv, encodeInstruction } from './encoder';
-import { EvalContext, Expr, Value, evaluate } from './expr';
+import { EvalContext, Expr, Value, evaluate, relocOf } from './expr';
 import { ListingLine, Part, Reloc, formatListing } from './listing';
 import { preprocess } from './preprocess';
 import { SourceMap, SourceMapEntry, buildSourceMap } from './sourcemap';
@@ -355,12 +355,12 @@ class Assembler {
           if (st.prefixes.rep !== undefined) b.push(st.prefixes.rep);
           return { size: b.length, parts: [{ bytes: b, repeat: 1 }] };
         }
+        // Like nasm, every pass decides afresh: short if the target is in rel8 range with the
+        // addresses known now, near otherwise (jumps may shrink again in a later pass).
+        st.jump.long = false;
         st.jump.grew = false;
         let r = encodeInstruction(st.mnemonic, st.ops, st.prefixes, env, st.jump);
-        if (st.jump.grew) {
-          this.cur.grew = true;
-          r = encodeInstruction(st.mnemonic, st.ops, st.prefixes, env, st.jump);
-        }
+        if (st.jump.grew) r = encodeInstruction(st.mnemonic, st.ops, st.prefixes, env, st.jump);
         if (nobits) this.warn('attempt to initialize memory in a nobits section: ignored', st.col);
         return { size: r.bytes.length, parts: [{ bytes: r.bytes, repeat: 1, relocs: r.relocs }] };
       }
@@ -381,7 +381,8 @@ class Assembler {
             const bits = BigInt(st.unit * 8);
             if (v.n < -(1n << (bits - 1n)) || v.n >= 1n << bits) this.warn(`${['byte', 'word', '', 'dword'][st.unit - 1]} data exceeds bounds`, item.col);
           }
-          if (v.rel !== null && v.rel !== '?') relocs.push({ at: out.length, size: Math.min(st.unit, 8), shown: v.n - (this.starts.get(v.rel) ?? 0n) });
+          const r = v.unknown ? undefined : relocOf(v);
+          if (r) relocs.push({ at: out.length, size: Math.min(st.unit, 8), shown: v.n - r.coef * (this.starts.get(r.sec) ?? 0n), absolute: r.coef < 0n });
           for (let i = 0; i < st.unit; i++) out.push(i < 8 ? Number((BigInt.asIntN(64, v.n) >> BigInt(8 * i)) & 0xffn) : BigInt.asIntN(64, v.n) < 0n ? 0xff : 0);
         }
         // In a nobits section the bytes are listed but never reach the file.

@@ -1,7 +1,7 @@
 // Picks the first table form whose operand slots accept the given operands, then emits its bytes.
 
 import { AsmError } from './diagnostics';
-import { Expr, Value } from './expr';
+import { Expr, Value, relocOf } from './expr';
 import { InsnForm, formsFor } from './insns';
 import { encodeEa, pushLE } from './modrm';
 import { MemOperand, Operand } from './operands';
@@ -51,6 +51,7 @@ interface MatchCtx {
 
 function simpleFits(v: Value | undefined, width: number): boolean {
   if (!v) return false;
+  // Start short, like nasm: a value not known yet is assumed to fit until a pass shows otherwise.
   if (v.unknown) return true;
   if (v.rel !== null || v.regs.size > 0) return false;
   const s = BigInt.asIntN(width, v.n);
@@ -228,7 +229,11 @@ function emit(form: InsnForm, ops: Operand[], values: (Value | undefined)[], pre
   const body: number[] = [];
   const relocs: { at: number; size: number; shown: bigint; absolute?: boolean }[] = [];
   const noteReloc = (v: Value, size: number): void => {
-    if (v.rel !== null && v.rel !== '?' && !v.unknown) relocs.push({ at: body.length - size, size, shown: v.n - env.sectionStart(v.rel) });
+    const r = v.unknown ? undefined : relocOf(v);
+    if (!r) return;
+    // nasm lists the section-relative value: [offset] for a label, (rest) for a negated one.
+    const shown = v.n - r.coef * env.sectionStart(r.sec);
+    relocs.push({ at: body.length - size, size, shown, absolute: r.coef < 0n });
   };
   const fixups: { at: number; size: number; target: Value; col: number }[] = [];
   let seg = prefixes.seg;

@@ -46,6 +46,14 @@ function relOf(terms: Map<string, bigint>): string | null {
   return terms.size === 1 && c === 1n && s !== '?' ? s : '?';
 }
 
+/** The single section a value moves with and in which direction (`-lbl` moves against it). */
+export function relocOf(v: Value): { sec: string; coef: bigint } | undefined {
+  const terms = termsOf(v);
+  if (terms.size !== 1) return undefined;
+  const [[sec, coef]] = [...terms];
+  return sec === '?' || (coef !== 1n && coef !== -1n) ? undefined : { sec, coef };
+}
+
 function sameTerms(a: Map<string, bigint>, b: Map<string, bigint>): boolean {
   if (a.size !== b.size) return false;
   for (const [s, c] of a) if (b.get(s) !== c || s === '?') return false;
@@ -279,7 +287,8 @@ export function evaluate(e: Expr, ctx: EvalContext): Value {
       }
       requireScalar(a, e.op, e.col);
       requireScalar(b, e.op, e.col);
-      return { ...scalar(binaryScalar(e.op, a.n, b.n, unknown, e.col)), unknown };
+      // Before the final pass a zero divisor may be a label difference still settling.
+      return { ...scalar(binaryScalar(e.op, a.n, b.n, unknown || !ctx.strict, e.col)), unknown };
     }
   }
 }
@@ -323,22 +332,25 @@ function binaryScalar(op: string, x: bigint, y: bigint, unknown: boolean, col: n
       return b(x !== 0n || y !== 0n);
     case '^^':
       return b((x !== 0n) !== (y !== 0n));
+    // nasm compares by the sign of the 64-bit difference, so (5 << 63) >= 1 holds.
     case '=':
     case '==':
-      return b(sx === sy);
+      return b(toSigned64(x - y) === 0n);
     case '!=':
     case '<>':
-      return b(sx !== sy);
+      return b(toSigned64(x - y) !== 0n);
     case '<':
-      return b(sx < sy);
+      return b(toSigned64(x - y) < 0n);
     case '<=':
-      return b(sx <= sy);
+      return b(toSigned64(x - y) <= 0n);
     case '>':
-      return b(sx > sy);
+      return b(toSigned64(x - y) > 0n);
     case '>=':
-      return b(sx >= sy);
-    case '<=>':
-      return sx < sy ? -1n : sx > sy ? 1n : 0n;
+      return b(toSigned64(x - y) >= 0n);
+    case '<=>': {
+      const d = toSigned64(x - y);
+      return d < 0n ? -1n : d > 0n ? 1n : 0n;
+    }
   }
   throw new AsmError(`unknown operator \`${op}'`, col);
 }

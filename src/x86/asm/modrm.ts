@@ -27,6 +27,7 @@ function pushLE(out: number[], v: bigint, n: number): void {
 
 /** A displacement may be shortened only when it is a plain number (not label-relative). */
 function fitsDisp8(v: Value, asize: 16 | 32): boolean {
+  // Unknown yet (forward reference): assume short until a pass shows otherwise, as nasm does.
   if (v.unknown) return true;
   if (v.rel !== null) return false;
   const s = BigInt.asIntN(asize, v.n);

@@ -3,7 +3,7 @@
 // choices are documented in docs/cpu.md.
 
 import { EXC, fault } from './fault';
-import { AF, CF, OF, SF, ZF } from './flags';
+import { AF, ARITH, CF, OF, PARITY, SF, ZF } from './flags';
 import type { Cpu } from './cpu';
 import { R8 } from './cpu';
 
@@ -249,9 +249,10 @@ export function bitOp(c: Cpu, op: number, v: number, bit: number): number {
 export function bitScan(c: Cpu, v: number, reverse: boolean): number {
   c.materialize();
   if (v === 0) { c.flags |= ZF; return -1; }
-  c.flags &= ~ZF;
-  if (reverse) return 31 - Math.clz32(v);
-  return 31 - Math.clz32(v & -v);
+  // A non-zero source: CF OF SF AF ZF clear, PF from the index (as Intel cores and Bochs do).
+  const idx = reverse ? 31 - Math.clz32(v) : 31 - Math.clz32(v & -v);
+  c.flags = (c.flags & ~ARITH) | PARITY[idx];
+  return idx;
 }
 
 export function daa(c: Cpu): void {

@@ -147,7 +147,17 @@ export function push(x: Ctx): Fn {
   const osz = x.osz;
   if (op.kind === 'reg' && osz === 4) { const n = op.reg; return (c) => c.push32(c.r[n]); }
   if (op.kind === 'imm') { const v = op.value; return (c) => c.push(v, osz); }
-  if (op.kind === 'sreg') { const s = op.reg; return (c) => c.push(c.seg[s].selector, osz); }
+  if (op.kind === 'sreg') {
+    const s = op.reg;
+    if (osz === 2) return (c) => c.push16(c.seg[s].selector);
+    // 32-bit push of a segment register: the slot is a dword but only its low word is written.
+    return (c) => {
+      const sp = c.stack32 ? (c.r[4] - 4) >>> 0 : (c.r16[8] - 4) & 0xffff;
+      c.rmw(SS, sp, 4);
+      c.wr16(SS, sp, c.seg[s].selector);
+      c.sp = sp;
+    };
+  }
   const get = reader(op, osz);
   return (c) => c.push(get(c), osz);
 }

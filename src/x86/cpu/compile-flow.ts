@@ -138,10 +138,10 @@ export function loop(x: Ctx, kind: number): Fn {
 export function intN(x: Ctx): Fn {
   const next = x.next;
   const op = x.ins.opcode;
-  if (op === 0xcc) return (c) => { c.eip = next; softwareInterrupt(c, 3); };
+  if (op === 0xcc) return (c) => { c.eip = next; softwareInterrupt(c, 3, 'software-exception'); };
   if (op === 0xf1) return (c) => { c.eip = next; raiseException(c, EXC.DB, -1, 'trap'); };
   if (op === 0xce) {
-    return (c) => { c.eip = next; if (c.getOF()) softwareInterrupt(c, EXC.OF); };
+    return (c) => { c.eip = next; if (c.getOF()) softwareInterrupt(c, EXC.OF, 'software-exception'); };
   }
   const v = (x.ins.operands[0] as { value: number }).value & 0xff;
   return (c) => { c.eip = next; softwareInterrupt(c, v); };

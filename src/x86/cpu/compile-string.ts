@@ -30,6 +30,8 @@ function bulkCount(c: Cpu, movs: boolean, src: number, size: number, count: numb
     const slin = (ss.base + si) >>> 0;
     k = Math.min(k, Math.floor((0x1000 - (slin & 0xfff)) / size));
     if (si < ss.rlo || si + k * size - 1 > ss.rhi) return 0;
+    // A destination just above the source overlaps element by element: no bulk copy.
+    if (dlin > slin && dlin < slin + k * size) return 0;
   }
   return k > 1 ? k : 0;
 }

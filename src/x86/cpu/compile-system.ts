@@ -449,12 +449,9 @@ export function privileged(x: Ctx, name: 'invd' | 'wbinvd'): Compiled {
   return simpleHook(x, name, (c) => c.requireCpl0());
 }
 
+/** rdpmc: this CPU model has no performance counters, so #UD unless the hook takes it. */
 export function rdpmc(x: Ctx): Compiled {
-  return simpleHook(x, 'rdpmc', (c) => {
-    if ((c.cr4 & 0x100) === 0 && c.cpl !== 0) fault(EXC.GP, 0);
-    if ((c.r[1] >>> 0) > 1) fault(EXC.GP, 0);
-    c.r[0] = 0; c.r[2] = 0;
-  });
+  return simpleHook(x, 'rdpmc', () => ud());
 }
 
 /** monitor/mwait/xsetbv/rdtscp: not provided by this CPU model, so #UD unless hooked. */

@@ -13,15 +13,39 @@ import { ender, normal, type Compiled, type Ctx } from './context';
 export function compile(ins: Instr, eip: number, code32: boolean): Compiled {
   const next = code32 ? (eip + ins.length) >>> 0 : (eip + ins.length) & 0xffff;
   const x: Ctx = { ins, eip, next, len: ins.length, osz: ins.opSize === 32 ? 4 : 2 };
-  if (ins.invalid !== undefined || ins.opcode < 0) return normal(() => ud());
+  if (ins.invalid !== undefined || ins.opcode < 0) {
+    // Over-long instructions are #GP(0) on hardware, everything else #UD.
+    if (ins.invalid !== undefined && ins.invalid.includes('longer than 15')) return normal(() => fault(EXC.GP, 0));
+    return normal(() => ud());
+  }
   if (ins.lock && !lockOk(ins)) return normal(() => ud());
   const r = compileOp(x);
   return r ?? normal(() => ud());
 }
 
+/** Opcodes that accept LOCK (with a memory destination); for groups, the allowed ModRM.reg values. */
+const LOCKABLE: Record<number, number[] | true> = {
+  0x00: true, 0x01: true, 0x08: true, 0x09: true, 0x10: true, 0x11: true, 0x18: true, 0x19: true,
+  0x20: true, 0x21: true, 0x28: true, 0x29: true, 0x30: true, 0x31: true,
+  0x80: [0, 1, 2, 3, 4, 5, 6], 0x81: [0, 1, 2, 3, 4, 5, 6], 0x82: [0, 1, 2, 3, 4, 5, 6], 0x83: [0, 1, 2, 3, 4, 5, 6],
+  0x86: true, 0x87: true, 0xf6: [2, 3], 0xf7: [2, 3], 0xfe: [0, 1], 0xff: [0, 1],
+  0x0fab: true, 0x0fb3: true, 0x0fbb: true, 0x0fba: [5, 6, 7], 0x0fb0: true, 0x0fb1: true,
+  0x0fc0: true, 0x0fc1: true, 0x0fc7: [1],
+};
+
 function lockOk(ins: Instr): boolean {
   const d = ins.operands[0];
-  return d !== undefined && d.kind === 'mem';
+  if (d === undefined || d.kind !== 'mem') return false;
+  const l = LOCKABLE[ins.opcode];
+  return l === true || (l !== undefined && l.includes(ins.ext));
+}
+
+/** x87 escape (D8-DF) at the start of an undecodable instruction: #NM when CR0.EM or CR0.TS, else #UD. */
+export function x87Escape(bytes: Uint8Array, pos: number, end: number): Compiled | null {
+  let p = pos;
+  while (p < end && [0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65].includes(bytes[p])) p++;
+  if (p >= end || bytes[p] < 0xd8 || bytes[p] > 0xdf) return null;
+  return normal((c) => { if ((c.cr0 & 0xc) !== 0) fault(EXC.NM); ud(); });
 }
 
 function compileOp(x: Ctx): Compiled | null {
@@ -68,7 +92,7 @@ function compileOp(x: Ctx): Compiled | null {
     case 0x98: return normal(B.cbw(x));
     case 0x99: return normal(B.cwd(x));
     case 0x9a: return ender(F.farJmpCall(x, true));
-    case 0x9b: return normal(() => undefined);
+    case 0x9b: return normal((c) => { if ((c.cr0 & 0xa) === 0xa) fault(EXC.NM); }); // wait: #NM when TS and MP
     case 0x9c: return S.pushfOp(x);
     case 0x9d: return S.popfOp(x);
     case 0x9e: return normal(B.sahf());

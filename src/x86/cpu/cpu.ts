@@ -8,7 +8,7 @@ import { ACC_USER, ACC_WRITE, Mmu, TLB_SW, TLB_UR, TLB_UW, TLB_V } from '../mmu/
 import type { IoBus } from '../devices/iobus';
 import type { MsrSpace } from '../devices/msr';
 import { EXC, fault } from './fault';
-import { ARITH, IF, IOPL, LazyFlags, LF_NONE, VM } from './flags';
+import { AC, ARITH, IF, IOPL, LazyFlags, LF_NONE, VM } from './flags';
 import type { CpuIntercept } from './intercept';
 import { ATTR_DB, ATTR_P, ATTR_S, ATTR_UNUSABLE, SegReg, descAttr, descBase, descLimit } from './segment';
 
@@ -41,6 +41,8 @@ export class Cpu extends LazyFlags {
   halted = false;
   /** Interrupts inhibited for one instruction (after STI or a load of SS). */
   shadow = false;
+  /** The shadow comes from a load of SS: debug traps are held off too. */
+  ssShadow = false;
   /** NMIs blocked until the next IRET. */
   nmiBlocked = false;
   nmiPending = false;
@@ -126,6 +128,7 @@ export class Cpu extends LazyFlags {
     this.flags = ((v & 0x3f7fd5) | 2) >>> 0;
     this.lop = LF_NONE;
     if (((old ^ this.flags) & VM) !== 0) this.modeChanged();
+    this.updateAc();
     if (((old ^ this.flags) & (IF | 0x100)) !== 0) this.exitReq = true;
   }
 
@@ -136,8 +139,16 @@ export class Cpu extends LazyFlags {
     return (this.cr0 & 1) === 0 ? 'real' : (this.flags & VM) !== 0 ? 'v86' : 'protected';
   }
 
+  /** Alignment checking is on: CR0.AM, EFLAGS.AC and CPL 3. */
+  acOn = false;
+
+  updateAc(): void {
+    this.acOn = (this.cr0 & 0x40000) !== 0 && (this.flags & AC) !== 0 && this.cpl === 3;
+  }
+
   setCpl(n: number): void {
     this.cpl = n;
+    this.updateAc();
     this.rbit = n === 3 ? TLB_UR : TLB_V;
     this.wbit = n === 3 ? TLB_UW : TLB_SW;
     this.linGen++;
@@ -155,6 +166,7 @@ export class Cpu extends LazyFlags {
   setCr0(v: number): void {
     const old = this.cr0;
     this.cr0 = (v | 0x10) >>> 0;
+    this.updateAc();
     if (((old ^ this.cr0) & 0x80010001) !== 0) this.mmu.flush(true);
     this.modeChanged();
   }
@@ -321,12 +333,16 @@ export class Cpu extends LazyFlags {
   rd16(s: number, off: number): number {
     const g = this.seg[s];
     if (off < g.rlo || off + 1 > g.rhi) this.segFault(s);
-    return this.lr16((g.base + off) >>> 0);
+    const lin = (g.base + off) >>> 0;
+    if ((lin & 1) !== 0 && this.acOn) fault(EXC.AC, 0);
+    return this.lr16(lin);
   }
   rd32(s: number, off: number): number {
     const g = this.seg[s];
     if (off < g.rlo || off + 3 > g.rhi) this.segFault(s);
-    return this.lr32((g.base + off) >>> 0);
+    const lin = (g.base + off) >>> 0;
+    if ((lin & 3) !== 0 && this.acOn) fault(EXC.AC, 0);
+    return this.lr32(lin);
   }
   wr8(s: number, off: number, v: number): void {
     const g = this.seg[s];
@@ -336,18 +352,24 @@ export class Cpu extends LazyFlags {
   wr16(s: number, off: number, v: number): void {
     const g = this.seg[s];
     if (off < g.wlo || off + 1 > g.whi) this.segFault(s);
-    this.lw16((g.base + off) >>> 0, v);
+    const lin = (g.base + off) >>> 0;
+    if ((lin & 1) !== 0 && this.acOn) fault(EXC.AC, 0);
+    this.lw16(lin, v);
   }
   wr32(s: number, off: number, v: number): void {
     const g = this.seg[s];
     if (off < g.wlo || off + 3 > g.whi) this.segFault(s);
-    this.lw32((g.base + off) >>> 0, v);
+    const lin = (g.base + off) >>> 0;
+    if ((lin & 3) !== 0 && this.acOn) fault(EXC.AC, 0);
+    this.lw32(lin, v);
   }
   /** Checks a read-modify-write access; returns the physical address, or -1 if it crosses a page. */
   rmw(s: number, off: number, size: number): number {
     const g = this.seg[s];
     if (off < g.wlo || off + size - 1 > g.whi) this.segFault(s);
-    return this.wxlate((g.base + off) >>> 0, size);
+    const lin = (g.base + off) >>> 0;
+    if ((lin & (size - 1) & 3) !== 0 && this.acOn) fault(EXC.AC, 0);
+    return this.wxlate(lin, size);
   }
   rd(s: number, off: number, size: number): number {
     return size === 4 ? this.rd32(s, off) >>> 0 : size === 2 ? this.rd16(s, off) : this.rd8(s, off);
@@ -470,7 +492,7 @@ export class Cpu extends LazyFlags {
     }
     this.setAccessed(addr, hi);
     g.set(sel, descBase(lo, hi), descLimit(lo, hi), attr | 1);
-    if (s === SS) { this.stack32 = g.big; this.shadow = true; this.exitReq = true; }
+    if (s === SS) { this.stack32 = g.big; this.shadow = true; this.ssShadow = true; this.exitReq = true; }
   }
 
   loadSegReal(s: number, sel: number): void {
@@ -484,7 +506,7 @@ export class Cpu extends LazyFlags {
       if (!g.usable || (g.attr & ATTR_P) === 0) g.attr = s === CS ? 0x9b : 0x93;
       g.refresh();
     }
-    if (s === SS) { this.stack32 = g.big; this.shadow = true; this.exitReq = true; }
+    if (s === SS) { this.stack32 = g.big; this.shadow = true; this.ssShadow = true; this.exitReq = true; }
     if (s === CS) { this.code32 = g.big; this.linGen++; }
   }
 

@@ -7,7 +7,7 @@
 
 import { decode } from '../decode/index';
 import type { Bits } from '../decode/instr';
-import { compile } from './compile';
+import { compile, x87Escape } from './compile';
 import { CS, fetchPhys, type Cpu } from './cpu';
 import { CpuFault, EXC } from './fault';
 import { IF, RF, TF } from './flags';
@@ -132,7 +132,10 @@ export class Engine {
         cacheable = false;
       }
       let compiled;
-      if (eip + ins.length - 1 > cs.limit) {
+      const esc = ins.invalid !== undefined ? x87Escape(buf, pos, 4096) : null;
+      if (esc !== null && !ins.truncated) {
+        compiled = esc;
+      } else if (eip + ins.length - 1 > cs.limit) {
         if (b.fns.length > 0) break;
         compiled = { fn: () => { throw new CpuFault(EXC.GP, 0); }, ends: true };
       } else {
@@ -314,7 +317,10 @@ export class Engine {
         if (step) return stop('limit', `${e.describe()} delivered`);
         continue;
       }
-      if ((tf || c.dbPending !== 0) && pendingStop(c) === null) {
+      // After MOV SS / POP SS, debug traps wait for the next instruction too.
+      const ssShadow = c.ssShadow;
+      c.ssShadow = false;
+      if ((tf || c.dbPending !== 0) && pendingStop(c) === null && !ssShadow) {
         // Single-step and data breakpoints: one #DB trap after the instruction.
         c.dr[6] = ((c.dr[6] & ~0xf) | c.dbPending | (tf ? 0x4000 : 0)) >>> 0;
         c.dbPending = 0;

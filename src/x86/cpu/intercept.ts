@@ -25,7 +25,11 @@ export interface IoAccess {
 export type DescTableOp = 'lgdt' | 'lidt' | 'sgdt' | 'sidt' | 'lldt' | 'ltr' | 'sldt' | 'str';
 export type VmxOp = 'vmcall' | 'vmlaunch' | 'vmresume' | 'vmxoff' | 'vmxon' | 'vmclear' | 'vmptrld' | 'vmptrst' | 'vmread' | 'vmwrite' | 'invept' | 'invvpid' | 'vmfunc' | 'getsec';
 
-export type ExceptionKind = 'fault' | 'trap' | 'abort' | 'software';
+/**
+ * 'software' is INT n, 'software-exception' INT3/INTO (VMX interruption
+ * types 4 and 6); 'trap' covers single-step/data-breakpoint #DB and INT1.
+ */
+export type ExceptionKind = 'fault' | 'trap' | 'abort' | 'software' | 'software-exception';
 
 export interface CpuIntercept {
   cpuid?: InstrHook;

@@ -186,7 +186,7 @@ export function raiseException(c: Cpu, vector: number, code: number, kind: Excep
     if (hook !== undefined && hook(c, vec, err, k)) return;
     try {
       if (vec === EXC.PF && chain.length === 1) { /* CR2 already set by the MMU */ }
-      deliver(c, vec, err, k === 'software', k !== 'software', k === 'fault');
+      deliver(c, vec, err, k === 'software' || k === 'software-exception', k !== 'software' && k !== 'software-exception', k === 'fault');
       return;
     } catch (e) {
       if (!(e instanceof CpuFault)) throw e;
@@ -212,9 +212,9 @@ function describe(v: number, code: number): string {
 }
 
 /** Delivers a software interrupt (int n / int3 / into); c.eip is the return address. */
-export function softwareInterrupt(c: Cpu, vector: number): void {
-  if ((c.flags & VM) !== 0 && c.iopl < 3 && vector !== 3 && vector !== 4) fault(EXC.GP, 0);
+export function softwareInterrupt(c: Cpu, vector: number, kind: ExceptionKind = 'software'): void {
+  if (kind === 'software' && (c.flags & VM) !== 0 && c.iopl < 3) fault(EXC.GP, 0); // INT n only; INT3/INTO are not IOPL-sensitive
   const hook = c.intercept.exception;
-  if (hook !== undefined && hook(c, vector, -1, 'software')) return;
+  if (hook !== undefined && hook(c, vector, -1, kind)) return;
   deliver(c, vector, -1, true, false);
 }

@@ -64,6 +64,18 @@ export class Mmu {
     this.filled = keep;
   }
 
+  /** The cached translations as [linear page, entry] pairs (snapshots keep stale entries exact). */
+  tlbEntries(): [number, number][] {
+    const out: [number, number][] = [];
+    for (const p of this.filled) if (this.tlb[p] !== 0) out.push([p, this.tlb[p]]);
+    return out;
+  }
+
+  setTlbEntries(entries: [number, number][]): void {
+    this.flush(true);
+    for (const [p, e] of entries) this.fill(p, e | 0);
+  }
+
   invalidatePage(linear: number): void {
     this.tlb[linear >>> 12] = 0;
   }
