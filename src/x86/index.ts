@@ -1,5 +1,5 @@
 // Public surface of the guest machine layer.
-export { Machine, STUB_IRET_OFF, STUB_IRET_SEG, FLAT_GDT_BASE } from './machine';
+export { Machine, FIRMWARE_IRET_OFF, FIRMWARE_IRET_SEG, FLAT_GDT_BASE } from './machine';
 export type { MachineSnapshot, MachineStateSummary, CpuSnapshot, StopInfo, StopReason, ConsoleCapture } from './machine';
 export { Cpu, CS, DS, ES, FS, GS, SS, REG_NAMES } from './cpu/cpu';
 export type { RegName, TableReg } from './cpu/cpu';

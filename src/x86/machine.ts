@@ -12,9 +12,9 @@ import type { SegmentCache } from './cpu/segment';
 
 export type { StopInfo, StopReason, ConsoleCapture };
 
-/** Where the firmware stub's IRET lives (F000:FF53, as in the IBM PC BIOS). */
-export const STUB_IRET_SEG = 0xf000;
-export const STUB_IRET_OFF = 0xff53;
+/** Where the firmware's default IRET lives (F000:FF53, as in the IBM PC BIOS). */
+export const FIRMWARE_IRET_SEG = 0xf000;
+export const FIRMWARE_IRET_OFF = 0xff53;
 /** Flat32 start: the GDT the loader installs (null, code 0x08, data 0x10). */
 export const FLAT_GDT_BASE = 0x500;
 
@@ -118,7 +118,7 @@ export class Machine {
   }
 
   /**
-   * Real mode with a minimal firmware stub: every IVT vector points to an
+   * Real mode with a minimal firmware: every IVT vector points to an
    * IRET at F000:FF53, the BIOS data area is zero, the image is at 0x7C00,
    * CS:IP = 0000:7C00, DL = 0x80 (boot drive), SS:SP = 0000:7C00, IF = 1.
    */
@@ -126,10 +126,10 @@ export class Machine {
     this.resetAll();
     const m = this.memory;
     for (let v = 0; v < 256; v++) {
-      m.write16(v * 4, STUB_IRET_OFF);
-      m.write16(v * 4 + 2, STUB_IRET_SEG);
+      m.write16(v * 4, FIRMWARE_IRET_OFF);
+      m.write16(v * 4 + 2, FIRMWARE_IRET_SEG);
     }
-    m.write8(STUB_IRET_SEG * 16 + STUB_IRET_OFF, 0xcf);
+    m.write8(FIRMWARE_IRET_SEG * 16 + FIRMWARE_IRET_OFF, 0xcf);
     m.load(0x7c00, image);
     const c = this.cpu;
     c.r.fill(0);

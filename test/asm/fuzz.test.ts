@@ -26,6 +26,7 @@ const VOCAB = [
   ',', ':', '+', '-', '*', '/', '//', '%', '%%', '<<', '>>', '&', '|', '^', '~', '!', '$', '$$', '0x10', '1Fh', '0b101',
   "'ab'", '"str"', '`\\n`', '1000000', '-1', 'label', '.local', 'label2', '%define', '%include', '%if', '%endif', '%else',
   '%assign', 'X', 'X(1)', '\\', ';', 'int', 'ret', 'loop', 'imul', 'shl', 'cl', '1', '0', '5', 'vmread', 'invept', 'far',
+  '%macro', '%endmacro', '%rep', '%endrep', '%1', '%%l', '{', '}', 'M',
 ];
 
 function randomSource(r: () => number): string {
@@ -116,6 +117,9 @@ test('pathological inputs end with errors instead of hanging or exhausting memor
     'align 1 << 40',
     'times 200000 jmp $',
     'db ' + '('.repeat(2000) + '1' + ')'.repeat(2000),
+    '%rep 1500\n%rep 1500\nnop\n%endrep\n%endrep',
+    '%macro R 1\nR %1\n%endmacro\nR 1',
+    '%rep 10\n%include "inc.asm"\n%endrep',
   ];
   for (const src of cases) {
     const res = assemble(src, { fileName: 'p.asm', readFile });

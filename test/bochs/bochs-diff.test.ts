@@ -10,7 +10,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CATEGORIES } from './categories';
-import { report } from './compare';
+import { describeOutcome, report } from './compare';
+import { formatResult } from './results';
 import { diffImages, summarize, unexpectedFaults, type ImageRun } from './diff-run';
 import { GENERATOR_VERSION, generateCases, sourceHash } from './generator';
 import { loadImage, loadManifest, loadResults } from './goldens';
@@ -37,8 +38,10 @@ test('the exceptions category mostly faults on Bochs, with several vectors', () 
   for (const v of [0, 3, 4, 5, 6, 13]) assert.ok(vectors.has(v), `vector ${v} never raised`);
 });
 
-test('every category has cases', () => {
-  for (const c of CATEGORIES) assert.ok(cases.some((tc) => tc.category === c.name), c.name);
+test('every category has cases, in 32-bit and in 16-bit code', () => {
+  for (const c of CATEGORIES) {
+    for (const bits of [16, 32]) assert.ok(cases.some((tc) => tc.category === c.name && tc.bits === bits), `${c.name}, ${bits}-bit`);
+  }
 });
 
 const runs: ImageRun[] = manifest.images.map((img) => ({
@@ -46,7 +49,15 @@ const runs: ImageRun[] = manifest.images.map((img) => ({
   cases: cases.slice(img.first, img.first + img.count),
   bochs,
 }));
-const summaries = summarize(diffImages(runs));
+const outcomes = diffImages(runs);
+const summaries = summarize(outcomes);
+
+test('paging on (4 KiB pages, or one 4 MiB page) changes no result of ours', () => {
+  const paged = diffImages(runs, (k) => (k % 2 === 0 ? '4k' : '4m'));
+  const changed = paged.filter((p, i) => formatResult(p.ours) !== formatResult(outcomes[i].ours));
+  const show = changed.slice(0, 6).map((p, i) => `${describeOutcome(p)}\n  without paging: ${formatResult(outcomes[p.tc.index].ours)}`);
+  assert.ok(changed.length === 0, `${changed.length} cases change with paging on\n\n${show.join('\n\n')}`);
+});
 
 for (const s of summaries) {
   const cat = CATEGORIES.find((c) => c.name === s.name);

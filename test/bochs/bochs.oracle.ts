@@ -1,5 +1,7 @@
 // Live differential run against Bochs with a fresh seed each time (set
-// BOCHS_SEED to repeat one, BOCHS_CASES for the number of cases). Needs nasm
+// BOCHS_SEED to repeat one, BOCHS_CASES for the number of cases). Our side
+// runs with paging off, 4 KiB or 4 MiB identity pages, picked from the seed
+// (BOCHS_PAGING=off|4k|4m to choose); Bochs runs with paging off. Needs nasm
 // and bochs; skips with a message where they are missing, even under CI,
 // because CI does not install Bochs.
 //
@@ -16,6 +18,7 @@ import { bochsResultsMany, haveBochs } from './bochs-runner';
 import { report } from './compare';
 import { diffImages, summarize, unexpectedFaults, type ImageRun } from './diff-run';
 import { generateCases, splitImages } from './generator';
+import type { Paging } from './image';
 import { KNOWN_BUGS } from './known-bugs';
 import type { CaseResult } from './results';
 
@@ -25,7 +28,9 @@ const skip = available ? false : 'bochs and nasm are required for the live Bochs
 test('live differential run against Bochs', { skip }, async (t) => {
   const seed = process.env.BOCHS_SEED ? Number(process.env.BOCHS_SEED) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
   const count = Number(process.env.BOCHS_CASES ?? 6000);
-  t.diagnostic(`seed ${seed} (repeat with BOCHS_SEED=${seed}), ${count} cases`);
+  const modes: Paging[] = ['off', '4k', '4m'];
+  const paging = modes.find((m) => m === process.env.BOCHS_PAGING) ?? modes[seed % 3];
+  t.diagnostic(`seed ${seed} (repeat with BOCHS_SEED=${seed}), ${count} cases, our paging ${paging}`);
   const cases = generateCases(seed, count);
   const work = mkdtempSync(join(tmpdir(), 'bochs-oracle-'));
   try {
@@ -39,7 +44,7 @@ test('live differential run against Bochs', { skip }, async (t) => {
     const stray = runs.flatMap((r) => unexpectedFaults(r.cases, r.bochs));
     assert.deepEqual(stray.map((tc) => `${tc.index}: ${tc.lines.join('; ')}`), [], 'cases faulted on Bochs: a generator bug');
     const failures: string[] = [];
-    for (const s of summarize(diffImages(runs))) {
+    for (const s of summarize(diffImages(runs, () => paging))) {
       const known = KNOWN_BUGS[s.name]?.defined;
       if (s.definedBad.length && known) t.diagnostic(`${s.name}: ${s.definedBad.length}/${s.total} cases differ (known: ${known})`);
       else if (s.definedBad.length) failures.push(report(`${s.name} (seed ${seed})`, s.definedBad, s.total, 3));

@@ -8,6 +8,8 @@ import type { Rng } from './prng';
 export const SCRATCH = 0x1000;
 export const SCRATCH_SIZE = 0x200;
 export const CASE_ESP = 0x1180;
+/** Base of the harness's 16-bit code segment: labels minus this are 16-bit offsets. */
+export const CODE16_BASE = 0x7c00;
 
 export type Size = 8 | 16 | 32;
 
@@ -48,8 +50,20 @@ export class CaseBuilder {
   readonly lines: string[] = [];
   /** ESP relative to CASE_ESP, tracked by the stack category. */
   espOffset = 0;
+  private labels = 0;
 
-  constructor(readonly rng: Rng) {}
+  /** @param bits code-segment size the case runs in */
+  constructor(readonly rng: Rng, readonly bits: 16 | 32 = 32) {}
+
+  /** NASM expression for a label's offset in the case's code segment. */
+  offset(label: string): string {
+    return this.bits === 16 ? `${label} - ${CODE16_BASE}` : label;
+  }
+
+  /** A fresh NASM local label (local to the case's own label). */
+  label(): string {
+    return `.l${this.labels++}`;
+  }
 
   emit(...lines: string[]): void {
     this.lines.push(...lines);

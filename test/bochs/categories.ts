@@ -319,7 +319,8 @@ function stack(b: CaseBuilder): void {
     const size = rng.pick([0, 4, 8, rng.int(25)]);
     const need = 4 + 4 * level + size + 4;
     if (canPush(need)) {
-      if (level > 1) b.emit(`mov ebp, ${hex32(SCRATCH + rng.range(4 * level, SCRATCH_SIZE - 4))}`);
+      // 16-bit code: enter sets only BP and leave loads ESP from all of EBP, so clear its top half
+      if (level > 1 || b.bits === 16) b.emit(`mov ebp, ${hex32(SCRATCH + rng.range(4 * level, SCRATCH_SIZE - 4))}`);
       b.emit(`enter ${size}, ${level}`);
       if (rng.chance(0.5)) b.emit(`push dword ${imm(rng.value(32), 32)}`);
       b.emit('leave');
@@ -419,12 +420,66 @@ function exception(b: CaseBuilder): void {
   } else if (r === 9) {
     // segment loads that fail their checks: #GP(selector) or #GP(0) for a null SS
     const reg = b.reg(16);
-    // (0x08, the readable code segment, is only illegal for SS; in DS it would break the harness)
-    const sel = rng.pick([0x18, 0x20, 0x0b, 0x13, 0x08, 0x0]);
-    const dst = sel === 0 || sel === 0x08 ? 'ss' : rng.pick(['ds', 'es', 'fs', 'gs', 'ss']);
+    // (the readable code segments 0x08 and 0x18 are only illegal for SS; in DS they would break the harness)
+    const sel = rng.pick([0x28, 0x30, 0x0b, 0x13, 0x08, 0x18, 0x0]);
+    const dst = [0, 0x08, 0x18].includes(sel) ? 'ss' : rng.pick(['ds', 'es', 'fs', 'gs', 'ss']);
     b.emit(`mov ${reg}, 0x${sel.toString(16)}`, `mov ${dst}, ${reg}`);
   } else if (r === 10) b.emit('db 0x8e, 0xc8'); // mov cs, ax
   else b.emit(rng.pick(['db 0xc4, 0xc0', 'db 0xc5, 0xc0', 'db 0x0f, 0xb2, 0xc0', 'db 0x8d, 0xc0'])); // register forms of les/lds/lss/lea
+}
+
+/** Forward branches only (jcc, loop family, jcxz, call/ret), so a case still runs straight through. */
+function branch(b: CaseBuilder): void {
+  const rng = b.rng;
+  const skip = b.label();
+  const body = (): void => alu(b);
+  const r = rng.int(7);
+  if (r <= 1) {
+    if (rng.chance(0.4)) { const s = anySize(b); b.emit(`cmp ${b.reg(s)}, ${b.reg(s)}`); }
+    b.emit(`j${rng.pick(CONDS)} ${rng.chance(0.7) ? 'short ' : 'near '}${skip}`);
+    body();
+    b.emit(`${skip}:`);
+  } else if (r === 2) {
+    const op = rng.pick(['loop', 'loope', 'loopne']);
+    const a16 = rng.chance(0.25);
+    b.emit(`mov ${a16 ? 'cx' : 'ecx'}, ${rng.pick([0, 1, 2, rng.int(0x10000)])}`);
+    b.emit(`${op} ${skip}${a16 ? ', cx' : ''}`);
+    body();
+    b.emit(`${skip}:`);
+  } else if (r === 3) {
+    const cx = rng.chance(0.3);
+    if (rng.chance(0.6)) b.emit(`mov ${cx ? 'cx' : 'ecx'}, ${rng.pick([0, 1, 0x10000])}`);
+    b.emit(`${cx ? 'jcxz' : 'jecxz'} ${skip}`);
+    body();
+    b.emit(`${skip}:`);
+  } else if (r === 4 || r === 5) {
+    // call/ret through the scratch stack; ret imm16 drops an argument pushed before the call
+    const fn = b.label();
+    const arg = rng.chance(0.4);
+    if (arg) b.emit(`push dword ${imm(rng.value(32), 32)}`);
+    b.emit(`call ${fn}`, `jmp ${skip}`, `${fn}:`);
+    // register operands only: a memory write could hit the return address
+    const op = rng.pick(['add', 'adc', 'sub', 'sbb', 'cmp', 'and', 'or', 'xor', 'test']);
+    const size = anySize(b);
+    b.emit(`${op} ${b.reg(size)}, ${rng.chance(0.5) ? b.reg(size) : immFor(b, size)}`);
+    b.emit(arg ? 'ret 4' : 'ret', `${skip}:`);
+  } else {
+    // an indirect jump through a register or memory to the next label
+    const reg = b.reg(32);
+    if (rng.chance(0.5)) b.emit(`mov ${reg}, ${b.offset(skip)}`, `jmp ${reg}`);
+    else {
+      const m = b.mem(32);
+      b.emit(`mov ${m}, ${b.offset(skip)}`, `jmp ${m}`);
+    }
+    body();
+    b.emit(`${skip}:`);
+  }
+}
+
+function nops(b: CaseBuilder): void {
+  // 0F 1F 80 takes a disp32 in 32-bit code and a disp16 in 16-bit code
+  const long = b.bits === 16 ? 'db 0x0f, 0x1f, 0x80, 0, 0' : 'db 0x0f, 0x1f, 0x80, 0, 0, 0, 0';
+  b.emit(b.rng.pick(['nop', 'xchg ax, ax', 'nop dword [eax+eax*1+0x0]', 'nop word [eax]', long, 'pause', 'db 0x66, 0x90']));
 }
 
 function xchg(b: CaseBuilder): void {
@@ -459,7 +514,7 @@ function stringOp(b: CaseBuilder): void {
 /** Families whose flags are all defined: sequences of them must match exactly. */
 const defined: ((b: CaseBuilder) => void)[] = [
   alu, alu, alu, unary(['inc', 'dec']), unary(['neg', 'not']), setcc, cmovcc, convert, xadd, cmpxchg,
-  bswap, flagOps, movx, lea, xchg, stringOp, mov,
+  bswap, flagOps, movx, lea, xchg, stringOp, mov, branch, nops,
 ];
 
 function mixed(b: CaseBuilder): void {
@@ -496,6 +551,7 @@ export const CATEGORIES: readonly Category[] = [
   { name: 'push-pop', weight: 3, length: [2, 8], undefinedFlags: 0, gen: stack },
   { name: 'segment-registers', weight: 1, length: [1, 3], undefinedFlags: 0, implementationDefined: true, gen: sreg },
   { name: 'mov', weight: 2, length: [1, 4], undefinedFlags: 0, gen: mov },
+  { name: 'branch', weight: 2, length: [1, 4], undefinedFlags: 0, gen: branch },
   { name: 'exceptions', weight: 2, length: [1, 1], undefinedFlags: 0, faults: true, gen: exception },
   { name: 'xchg', weight: 1, length: [1, 3], undefinedFlags: 0, gen: xchg },
   { name: 'string', weight: 2, length: [1, 2], undefinedFlags: 0, gen: stringOp },

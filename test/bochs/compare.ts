@@ -68,7 +68,7 @@ export function describeOutcome(o: Outcome): string {
   const tc = o.tc;
   const init = REG_ORDER.map((r, i) => `${r}=${hex(tc.regs[i])}`).join(' ');
   return [
-    `case ${tc.index} [${tc.category}]`,
+    `case ${tc.index} [${tc.category}, ${tc.bits}-bit code]`,
     ...tc.lines.map((l) => `    ${l}`),
     `  initial: ${init} eflags=${hex(tc.eflags)} [${flagNames(tc.eflags)}] scratch-seed=${hex(tc.scratchSeed)}`,
     `  bochs:   ${stateLine(o.bochs)}`,

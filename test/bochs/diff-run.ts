@@ -3,6 +3,7 @@
 import { CATEGORIES, categoryByName } from './categories';
 import { compareCase, type Outcome } from './compare';
 import type { TestCase } from './generator';
+import type { Paging } from './image';
 import { runOnMachine } from './our-machine';
 import type { CaseResult } from './results';
 
@@ -13,10 +14,11 @@ export interface ImageRun {
   bochs: Map<number, CaseResult>;
 }
 
-export function diffImages(runs: readonly ImageRun[]): Outcome[] {
+/** Compares every case; `paging` picks the paging mode per image (default off). */
+export function diffImages(runs: readonly ImageRun[], paging: (image: number) => Paging = () => 'off'): Outcome[] {
   const out: Outcome[] = [];
-  for (const run of runs) {
-    const ours = runOnMachine(run.image, run.cases.length);
+  for (const [k, run] of runs.entries()) {
+    const ours = runOnMachine(run.image, run.cases.length, paging(k));
     run.cases.forEach((tc, local) => {
       const b = run.bochs.get(tc.index) ?? { kind: 'missing' as const };
       const o = ours.results.get(local) ?? { kind: 'missing' as const };

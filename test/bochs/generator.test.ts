@@ -91,7 +91,8 @@ test('cases.inc lists every case with its data block and ends each with the jump
   const cases = generateCases(5, 20);
   const text = casesInclude(cases);
   assert.match(text, /^CASE_COUNT equ 20$/m);
-  assert.equal(text.match(/jmp case_done/g)?.length, 20);
+  assert.equal(text.match(/jmp (dword 0x08:)?case_done/g)?.length, 20);
+  assert.equal(text.match(/bits 16/g)?.length ?? 0, cases.filter((c) => c.bits === 16).length);
   for (const tc of cases) assert.match(text, new RegExp(`^case_${tc.index}: ; ${tc.category}$`, 'm'));
 });
 

@@ -8,7 +8,7 @@ import { CATEGORIES, STATUS_FLAGS, type Category } from './categories';
 import { Rng, subSeed } from './prng';
 
 /** Bumped whenever the generator's output for a given seed changes. */
-export const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 2;
 
 export interface TestCase {
   index: number;
@@ -18,6 +18,8 @@ export interface TestCase {
   eflags: number;
   /** eax ecx edx ebx esp ebp esi edi (esp is always CASE_ESP). */
   regs: number[];
+  /** Size of the code segment the case runs in. */
+  bits: 16 | 32;
   lines: string[];
 }
 
@@ -43,10 +45,11 @@ export function generateCase(seed: number, index: number): TestCase {
   const regs = REG_ORDER.map((r) => (r === 'esp' ? CASE_ESP : rng.value(32)));
   let eflags = 2 | (rng.u32() & STATUS_FLAGS);
   if (rng.chance(0.2)) eflags |= DF;
-  const b = new CaseBuilder(rng);
+  const bits = rng.chance(0.25) ? 16 : 32;
+  const b = new CaseBuilder(rng, bits);
   const n = rng.range(cat.length[0], cat.length[1]);
   for (let k = 0; k < n; k++) cat.gen(b);
-  return { index, category: cat.name, scratchSeed, eflags, regs, lines: b.lines };
+  return { index, category: cat.name, scratchSeed, eflags, regs, bits, lines: b.lines };
 }
 
 export function generateCases(seed: number, count: number): TestCase[] {
@@ -62,9 +65,11 @@ export function casesInclude(cases: readonly TestCase[]): string {
   for (const c of cases) {
     const r = c.regs;
     out.push(`case_${c.index}: ; ${c.category}`);
-    out.push(`        dd ${[c.scratchSeed, c.eflags, r[0], r[1], r[2], r[3], r[5], r[6], r[7]].map(hex32).join(', ')}`);
+    out.push(`        dd ${[c.scratchSeed, c.eflags, r[0], r[1], r[2], r[3], r[5], r[6], r[7], c.bits].map(hex32).join(', ')}`);
+    if (c.bits === 16) out.push('        bits 16');
     for (const l of c.lines) out.push(`        ${l}`);
-    out.push('        jmp case_done');
+    if (c.bits === 16) out.push('        jmp dword 0x08:case_done', '        bits 32');
+    else out.push('        jmp case_done');
   }
   return out.join('\n') + '\n';
 }

@@ -39,7 +39,9 @@ async function main(): Promise<void> {
     ...await bochsResultsMany(groups.filter((_, g) => g % 2 === 1), join(work, 'odd'), '4m'),
   ];
   const order = groups.map((_, g) => (g % 2 === 0 ? g / 2 : Math.ceil(groups.length / 2) + (g - 1) / 2));
+  let pagingChanged = 0;
   for (const [g, k] of order.entries()) {
+    pagingChanged += runs[k].pagingChanged.length;
     if (runs[k].pagingChanged.length) console.warn(`image ${g}: Bochs results change with paging for local cases ${runs[k].pagingChanged.join(', ')}`);
   }
   let faults = 0;
@@ -61,7 +63,7 @@ async function main(): Promise<void> {
   writeFileSync(join(FIXTURES, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   if (!process.argv.includes('--keep-work')) rmSync(work, { recursive: true, force: true });
   else console.log(`work files kept in ${work}`);
-  console.log(`${count} cases in ${groups.length} images, seed ${seed}; ${faults} unexpected fault(s) on Bochs`);
+  console.log(`${count} cases in ${groups.length} images, seed ${seed}; ${faults} unexpected fault(s) on Bochs, ${pagingChanged} result(s) changed by paging`);
 }
 
 main().catch((e: unknown) => {

@@ -53,6 +53,9 @@ const expected: Expected[] = [
   { id: 33, name: '#UD for lock mov', vector: UD, error: 0, savedEip: 'fault' },
   { id: 34, name: '#GP(0) for an instruction longer than 15 bytes', vector: GP, error: 0, savedEip: 'fault' },
   { id: 35, name: '#DE for aam with base 0', vector: DE, error: 0, savedEip: 'fault' },
+  { id: 36, name: '#GP(0) for a far jmp past the target segment limit', vector: GP, error: 0, savedEip: 'fault' },
+  { id: 37, name: '#GP(sel) for an interrupt gate whose selector is a data segment', vector: GP, error: 0x10, savedEip: 'fault' },
+  { id: 38, name: '#BR: bound compares signed (-6 below [-5, 5]; -3 inside)', vector: BR, error: 0, savedEip: 'fault' },
 ];
 
 /** Cases that fail on the current CPU: test name -> what goes wrong. */

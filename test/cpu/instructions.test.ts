@@ -80,6 +80,9 @@ const slots: [number, string, number[]][] = [
   [118, 'rep insw from a port nothing decodes reads all ones', [0xffffffff, 4]],
   [120, 'repe cmpsb with ECX=0: flags from the cmp 0, 1 before it (CF PF AF SF), ESI unchanged', [0x95, 0]],
   [122, 'rep ret returns', [0x1234]],
+  [123, 'push esp pushes the value before the push', [0]],
+  [124, 'pop [esp] computes the address after incrementing ESP', [0x2222]],
+  [125, 'popad skips the ESP slot', [0, 0x44444444]],
   [127, 'end marker', [0x600df00d]],
 ];
 

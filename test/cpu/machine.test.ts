@@ -292,3 +292,23 @@ test('differential: random ALU/memory loops give the same results translated and
     assert.deepEqual(am, bm, `seed ${seed}`);
   }
 });
+
+test('a long rep counts as one instruction and a breakpoint on it stops only once', () => {
+  // mov ecx, 10000; mov esi, 0x200000+9999; mov edi, 0x300000+9999; std; rep movsb; cld; hlt
+  const le = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+  const code = [0xb9, ...le(10000), 0xbe, ...le(0x200000 + 9999), 0xbf, ...le(0x300000 + 9999), 0xfd, 0xf3, 0xa4, 0xfc, 0xf4];
+  const m = new Machine({ memorySize: 16 << 20 });
+  m.loadFlat32(new Uint8Array(code), FLAT);
+  for (let i = 0; i < 10000; i++) m.memory.write8(0x200000 + i, i & 0xff);
+  const rep = FLAT + 16;
+  m.addBreakpoint(rep);
+  let stop = m.run(1000);
+  assert.equal(stop.reason, 'breakpoint');
+  assert.equal(stop.eip, rep);
+  stop = m.run(1000);
+  assert.equal(stop.reason, 'hlt', stop.message);
+  assert.equal(stop.instructions, 3, 'rep movsb, cld, hlt');
+  assert.equal(m.instructionCount, 7);
+  assert.equal(m.memory.read8(0x300000 + 4097), 4097 & 0xff);
+  assert.equal(m.state().ecx, 0);
+});

@@ -39,6 +39,7 @@ t('global page: the PTE.G translation survives a CR3 reload', () => {
 });
 t('global page: clearing CR4.PGE flushes global translations', () => assert.equal(hex(r(18)), hex(0xbbbb0002)));
 t('ring 3 reads a page under a read-only user PDE', () => assert.equal(hex(r(19)), hex(0x5eed)));
+t('lea and nop [mem] with a not-present address do not fault', () => assert.equal(hex(r(20)), hex(0xc03000)));
 t('ring 3 writes a user RW page', () => assert.equal(hex(r(15)), hex(0x3333)));
 
 const faults: { id: number; name: string; error: number; cr2: number; cs: number }[] = [
@@ -54,6 +55,7 @@ const faults: { id: number; name: string; error: number; cr2: number; cs: number
   { id: 10, name: 'cmpxchg on a read-only page whose comparison fails (still a write)', error: 7, cr2: 0xc01000, cs: 0x1b },
   { id: 11, name: 'add [ro], 0 (a write that changes nothing)', error: 7, cr2: 0xc01000, cs: 0x1b },
   { id: 12, name: 'lock or [ro], 0', error: 7, cr2: 0xc01000, cs: 0x1b },
+  { id: 13, name: 'cmovnz with a false condition still reads its operand', error: 4, cr2: 0xc03000, cs: 0x1b },
 ];
 for (const f of faults) {
   t(`#PF: ${f.name}: error ${f.error}, CR2 ${hex(f.cr2)}, faulting EIP saved`, () => {
@@ -75,7 +77,7 @@ t('#PF pushes EFLAGS with RF=1 (a fault)', () => {
 
 t('exactly the expected exceptions happen, in order', () => {
   assert.deepEqual(readLog(run().m).map((e) => [e.id, e.vector]), [
-    [1, 14], [2, 14], [3, 14], [4, 14], [5, 14], [6, 14], [7, 14], [8, 14], [9, 14], [10, 14], [11, 14], [12, 14], [0, 0x81],
+    [1, 14], [2, 14], [3, 14], [4, 14], [5, 14], [6, 14], [7, 14], [8, 14], [9, 14], [10, 14], [11, 14], [12, 14], [13, 14], [0, 0x81],
   ]);
 });
 

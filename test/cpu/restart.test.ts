@@ -20,6 +20,11 @@ const t = (name: string, fn: () => void): void => {
 t('SMC: a store into the next instruction takes effect', () => assert.equal(hex(r(0)), hex(0x42)));
 t('SMC: patching a loop body that already ran', () => assert.equal(hex(r(1)), hex(0x12)));
 t('SMC: a store through another linear alias of the code page', () => assert.equal(hex(r(2)), hex(0x37)));
+t('SMC: a store into an instruction further on in the same straight-line run', () => assert.equal(hex(r(8)), hex(0x55)));
+t('code at a remapped linear address: the new page runs after INVLPG', () => {
+  assert.equal(hex(r(17)), hex(0xaaaa));
+  assert.equal(hex(r(18)), hex(0xbbbb));
+});
 
 t('an instruction crossing into a not-present page: #PF at its start, CR2 on the second page, then restarted', () => {
   const e = log().find((x) => x.id === 1);
@@ -53,9 +58,9 @@ t('rep movsd faulting half-way: ECX/ESI/EDI show the progress, and the restart f
   assert.equal(hex(r(7)), hex(0xa7), 'last dword copied');
 });
 
-t('MOV SS: no single-step trap right after it, the next one reports the following instruction', () => {
+t('MOV SS and POP SS: no single-step trap right after them, the next one reports the following instruction', () => {
   const steps = log().filter((e) => e.vector === 1);
-  assert.deepEqual(steps.map((e) => hex(e.eip)), [10, 11, 12, 13, 14].map((s) => hex(r(s))));
+  assert.deepEqual(steps.map((e) => hex(e.eip)), [10, 11, 12, 13, 14, 15, 16].map((s) => hex(r(s))));
   for (const e of steps) assert.equal(hex(e.dr6 & 0x4000), hex(0x4000), 'DR6.BS');
 });
 

@@ -120,3 +120,25 @@ test('an interrupt hook sees external interrupts before delivery', () => {
   assert.equal(stop.reason, 'hlt');
   assert.deepEqual(got, [-1, 0x30], 'NMI first, then the interrupt');
 });
+
+test('a hook can switch the whole state (a VM exit) and reloadState() re-derives CPL and sizes', () => {
+  // Guest at 0x100000 (ring 0 flat): vmcall. "Host" code at 0x7000 runs in real mode: mov ax, 0x77; hlt.
+  const m = flat([0x0f, 0x01, 0xc1, 0xf4]);
+  m.memory.load(0x7000, new Uint8Array([0xb8, 0x77, 0x00, 0xf4]));
+  m.cpu.intercept = {
+    vmx: (cpu) => {
+      cpu.cr0 = 0x60000010;
+      for (let s = 0; s < 6; s++) cpu.seg[s].set(0, 0, 0xffff, s === 1 ? 0x9b : 0x93);
+      cpu.flags = 2;
+      cpu.eip = 0x7000;
+      cpu.reloadState();
+      return true;
+    },
+  };
+  const stop = m.run(100);
+  assert.equal(stop.reason, 'hlt', stop.message);
+  const s = m.state();
+  assert.equal(s.mode, 'real');
+  assert.equal(s.eax & 0xffff, 0x77, '16-bit code after the switch (mov ax, imm16)');
+  assert.equal(s.eip, 0x7004);
+});

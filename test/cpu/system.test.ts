@@ -14,10 +14,7 @@ const log = (): LogEntry[] => readLog(run().m);
 const dr6 = (e: LogEntry): number => e.dr6;
 
 /** Cases that fail on the current CPU: test name -> what goes wrong. */
-const knownFailures: Record<string, string> = {
-  'cmpxchg8b: equal stores ECX:EBX and sets ZF; not equal loads EDX:EAX':
-    'CPU gap: cmpxchg8b (0F C7 /1) raises #UD; CPUID.1:EDX.CX8 is 0',
-};
+const knownFailures: Record<string, string> = {};
 const t = (name: string, fn: () => void): void => {
   test(name, knownFailures[name] ? { todo: knownFailures[name] } : {}, fn);
 };
@@ -77,8 +74,25 @@ t('DR1 data write breakpoint: #DB trap after the write, DR6.B1; a read does not 
   assert.equal(hex(dr6(e) & 0x400f), hex(0x2));
 });
 
+t('DR4 reads as DR6 with CR4.DE clear, and raises #UD with CR4.DE set', () => {
+  assert.equal(hex(r(64)), hex(0xffff0ff0));
+  const e = log().find((x) => x.id === 3);
+  assert.ok(e, 'no #UD');
+  assert.equal(e.vector, 6);
+  assert.equal(hex(e.eip), hex(e.expectedEip));
+});
+
+t('DR7.GD: a debug-register access raises #DB (fault) with DR6.BD, and GD is cleared', () => {
+  const e = log().find((x) => x.id === 4);
+  assert.ok(e, 'no #DB');
+  assert.equal(e.vector, 1);
+  assert.equal(hex(e.eip), hex(e.expectedEip), 'saved EIP is the mov');
+  assert.equal(hex(e.dr6 & 0x200f), hex(0x2000), 'DR6.BD');
+  assert.equal(r(65) & 0x2000, 0, 'DR7.GD after the #DB');
+});
+
 t('task switch by CALL to a TSS: new task runs with NT=1, back link, both TSSs busy', () => {
-  assert.equal(log().find((e) => e.id === 3), undefined, 'call to the TSS raised an exception');
+  assert.equal(log().find((e) => e.id === 5), undefined, 'call to the TSS raised an exception');
   assert.equal(hex(r(34)), hex(0x90), 'TR in the new task');
   assert.equal(hex(r(35)), hex(0x4000), 'NT set');
   assert.equal(hex(r(36)), hex(0x28), 'back link');
@@ -103,17 +117,23 @@ t('a trap gate keeps IF set in the handler; an interrupt gate clears it', () => 
   assert.equal(intr.handlerEflags & 0x200, 0, 'interrupt gate');
 });
 
+t('a 16-bit interrupt gate pushes FLAGS, CS, IP as words and o16 iret returns', () => {
+  assert.equal(r(60), 6, 'frame size');
+  assert.equal(hex(r(61)), hex(r(63)), 'IP pushed');
+  assert.equal(hex(r(62)), hex(0x08), 'CS pushed');
+});
+
 t('IRET to ring 3 nulls DS, ES, FS, GS holding DPL-0 data selectors', () => {
   assert.deepEqual([41, 42, 43, 44].map(r), [0, 0, 0, 0]);
 });
 
 t('a far call to a conforming segment keeps CPL 3 (CS.RPL = 3)', () => {
-  assert.equal(log().find((e) => e.id === 4), undefined);
+  assert.equal(log().find((e) => e.id === 6), undefined);
   assert.equal(hex(r(45)), hex(0x7b));
 });
 
 t('call gate from ring 3: stack switch to ESP0, two parameters copied, retf 8 back', () => {
-  assert.equal(log().find((e) => e.id === 5), undefined);
+  assert.equal(log().find((e) => e.id === 7), undefined);
   assert.equal(hex(r(47)), hex(r(48)), 'return EIP');
   assert.equal(hex(r(49)), hex(0x1b), 'return CS');
   assert.deepEqual([r(50), r(51)].map(hex), [0x2222, 0x1111].map(hex), 'parameters in order');
@@ -125,7 +145,7 @@ t('call gate from ring 3: stack switch to ESP0, two parameters copied, retf 8 ba
 });
 
 t('#AC(0) for a misaligned dword at CPL 3 with CR0.AM and EFLAGS.AC', () => {
-  const e = log().find((x) => x.id === 6);
+  const e = log().find((x) => x.id === 8);
   assert.ok(e, 'no #AC');
   assert.equal(e.vector, 17);
   assert.equal(e.error, 0);

@@ -27,7 +27,9 @@ export interface AssembleResult {
   listing: string;
 }
 
-const MAX_PASSES = 40;
+const MAX_PASSES = 1000;
+/** Statement visits allowed over all passes (lines × passes). */
+const MAX_WORK = 5_000_000;
 /** Upper bound on the image size; larger `times`/`resb` requests are errors, not out-of-memory. */
 const MAX_OUTPUT = 64 * 1024 * 1024;
 
@@ -48,6 +50,8 @@ interface Emission {
 interface ParsedLine extends Line {
   depth: number;
   directive: boolean;
+  /** Assembled but left out of the listing (a label split off a macro invocation). */
+  hidden?: boolean;
 }
 
 type SymVal = { n: bigint; rel: string | null };
@@ -58,7 +62,6 @@ class Pass {
   sizes = new Map<string, bigint>();
   raisedAlign = new Map<string, number>();
   origin = 0n;
-  grew = false;
 }
 
 export function assemble(source: string, options: AssembleOptions): AssembleResult {
@@ -96,16 +99,21 @@ class Assembler {
   run(): AssembleResult {
     this.parse();
     let converged = false;
-    for (let pass = 1; pass <= MAX_PASSES; pass++) {
+    // Like nasm, keep going while labels move (some programs need dozens of passes), but bound the
+    // total work so a pathological input ends with an error instead of running for minutes.
+    const maxPasses = Math.max(2, Math.min(MAX_PASSES, Math.floor(MAX_WORK / Math.max(1, this.lines.length))));
+    let passes = 0;
+    for (let pass = 1; pass <= maxPasses; pass++) {
+      passes = pass;
       this.runPass();
-      const changed = this.cur.grew || !this.samePass(this.prev, this.cur);
+      const changed = !this.samePass(this.prev, this.cur);
       this.adopt();
       if (!changed && pass >= 2) {
         converged = true;
         break;
       }
     }
-    if (!converged) this.error(this.options.fileName, 1, 1, `unable to resolve label addresses after ${MAX_PASSES} passes`);
+    if (!converged) this.error(this.options.fileName, 1, 1, `unable to find valid values for all labels after ${passes} passes`);
     this.final = true;
     const out = this.runPass();
     return this.finish(out);
@@ -118,11 +126,12 @@ class Assembler {
   private parse(): void {
     const pp = preprocess(this.source, this.options.fileName, this.options.readFile);
     this.diags.push(...pp.diagnostics);
+    if (pp.fatal) return;
     const parser = new StatementParser();
     const seen = new Set<string>();
     this.sections.set('.text', { name: '.text', nobits: false, index: 0 });
     for (const sl of pp.lines) {
-      const base: ParsedLine = { file: sl.file, line: sl.line, text: sl.text, stmt: { k: 'none' }, depth: sl.depth, directive: !!sl.directive };
+      const base: ParsedLine = { file: sl.file, line: sl.line, text: sl.text, stmt: { k: 'none' }, depth: sl.depth, directive: !!sl.directive, hidden: sl.hidden };
       if (sl.directive || sl.tokens.length === 0) {
         this.lines.push(base);
         continue;
@@ -131,6 +140,7 @@ class Assembler {
         const l = parser.parseLine(sl.tokens, sl.file, sl.line, sl.text);
         base.stmt = l.stmt;
         base.warnings = l.warnings;
+        if (l.error) this.error(sl.file, sl.line, l.error.column ?? sl.tokens[0]?.col ?? 1, l.error.message);
         if (l.label) {
           if (seen.has(l.label.name)) this.error(sl.file, sl.line, l.label.col, `label \`${l.label.name}' inconsistently redefined`);
           else {
@@ -213,7 +223,7 @@ class Assembler {
     // A flat binary can only hold a label once (or negated); nasm's results for `lbl + lbl` are not
     // meaningful, so refuse them.
     for (const c of v.terms?.values() ?? []) {
-      if (c !== 1n && c !== -1n) throw new AsmError('expression is not simple or relocatable', exprCol(e));
+      if (c !== 1n && c !== -1n) throw new AsmError('expression is not simple or relocatable', e.col);
     }
     return v;
   }
@@ -262,7 +272,8 @@ class Assembler {
         if (this.final) this.lineDiag.push({ file: line.file, line: line.line, column: e.column ?? stmtCol(line.stmt), severity: 'error', message: e.message });
         em = { size: 0, parts: [] };
       }
-      total += BigInt(em.size);
+      // Only bytes that reach the file count against the size limit; .bss may be large.
+      if (!this.sections.get(this.sec)?.nobits) total += BigInt(em.size);
       if (total > BigInt(MAX_OUTPUT)) {
         if (this.final) this.lineDiag.push({ file: line.file, line: line.line, column: stmtCol(line.stmt), severity: 'error', message: 'output too large' });
         em = { size: 0, parts: [] };
@@ -287,7 +298,7 @@ class Assembler {
         if (em.size > 0 && !secDef?.nobits && em.parts.some((p) => !('reserve' in p) || p.zero)) {
           map.push({ address: Number(lineAddr), length: em.size, file: line.file, line: line.line, column: stmtCol(line.stmt), bits: bitsAtLine });
         }
-        listing.push({ line: line.line, depth: line.depth, text: line.text, offset: secOff, parts: em.parts, nobits: !!secDef?.nobits, diags: this.lineDiag });
+        if (!line.hidden) listing.push({ line: line.line, depth: line.depth, text: line.text, offset: secOff, parts: em.parts, nobits: !!secDef?.nobits, diags: this.lineDiag });
       }
       this.offsets.set(this.sec, secOff + BigInt(em.size));
     }
@@ -326,14 +337,11 @@ class Assembler {
 
   private warn(message: string, column: number): void {
     if (!this.final) return;
-    const l = this.currentLine;
+    const l = this._line;
     if (l) this.lineDiag.push({ file: l.file, line: l.line, column, severity: 'warning', message });
   }
 
-  private get currentLine(): ParsedLine | undefined {
-    return this._line;
-  }
-
+  /** The line being assembled (for warnings raised deep inside the encoder). */
   private _line: ParsedLine | undefined;
 
   private emit(st: Stmt, address: bigint, off: bigint): Emission {
@@ -392,7 +400,7 @@ class Assembler {
       case 'res': {
         const n = this.critical(st.count, address, st.col) * BigInt(st.unit);
         if (n < 0n) throw new AsmError('negative reservation size', st.col);
-        if (n > BigInt(MAX_OUTPUT)) throw new AsmError('reservation too large', st.col);
+        if (n > (nobits ? 1n << 32n : BigInt(MAX_OUTPUT))) throw new AsmError('reservation too large', st.col);
         if (!nobits && n > 0n) this.warn(`uninitialized space declared in ${this.sec} section: zeroing`, st.col);
         return { size: Number(n), parts: [{ reserve: Number(n), zero: !nobits }] };
       }
@@ -479,10 +487,6 @@ class Assembler {
       listing: formatListing(out.listing),
     };
   }
-}
-
-function exprCol(e: Expr): number {
-  return e.col;
 }
 
 function stmtCol(st: Stmt): number {

@@ -27,20 +27,15 @@ export interface EncodeEnv {
   sectionStart(name: string): bigint;
 }
 
-/** Per-statement state that survives between passes: jumps only ever grow from short to near. */
+/** Short/near choice for one encoding of a branch: starts short, set long when the target is out of reach. */
 export interface JumpState {
   long: boolean;
-  /** Set when this pass made a jump longer: another pass is needed. */
+  /** Set when the short form did not reach: the caller encodes again with the near form. */
   grew: boolean;
 }
 
 const SEG_PREFIX: Record<string, number> = { es: 0x26, cs: 0x2e, ss: 0x36, ds: 0x3e, fs: 0x64, gs: 0x65 };
 const FIXED_REGS = new Set(['al', 'ax', 'eax', 'cl', 'dx', 'cx', 'ecx', 'es', 'cs', 'ss', 'ds', 'fs', 'gs']);
-
-function slotSize(slot: string): number | undefined {
-  const m = /^(?:r|rm|m|imm|sb|moffs|rel|far|mfar)(8|16|32|64)$/.exec(slot);
-  return m ? Number(m[1]) : undefined;
-}
 
 interface MatchCtx {
   bits: 16 | 32;
@@ -74,7 +69,7 @@ function sizeHint(form: InsnForm, ops: Operand[], skip: number): number | undefi
 function matchSlot(form: InsnForm, i: number, ops: Operand[], c: MatchCtx): boolean {
   const slot = form.slots[i];
   const op = ops[i];
-  const size = slotSize(slot);
+  const size = form.sizes[i];
   if (op.kind === 'reg') {
     const r = op.reg;
     if (FIXED_REGS.has(slot)) return r.name === slot;
@@ -117,8 +112,7 @@ function matchSlot(form: InsnForm, i: number, ops: Operand[], c: MatchCtx): bool
       if (op.jump === 'short') return true;
       // A size keyword on the target (`jmp dword label`) asks for the near form.
       if (op.size !== undefined) return false;
-      const hasLong = (formsFor(form.mnemonic) ?? []).some((f) => f.slots[0] === 'rel16');
-      return !hasLong || !c.jump.long;
+      return !form.hasNear || !c.jump.long;
     }
     if (op.jump === 'short') return false;
     return (op.size ?? c.bits) === size;
@@ -153,7 +147,7 @@ function unsizedMemSize(form: InsnForm, ops: Operand[]): number | undefined {
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i];
     if (op.kind === 'mem' && op.size === undefined && /^(rm|m)(8|16|32|64)$/.test(form.slots[i])) {
-      if (sizeHint(form, ops, i) === undefined) return slotSize(form.slots[i]);
+      if (sizeHint(form, ops, i) === undefined) return form.sizes[i];
     }
   }
   return undefined;
@@ -371,8 +365,7 @@ function emit(form: InsnForm, ops: Operand[], values: (Value | undefined)[], pre
       if (!ok && !v.unknown) {
         const op = ops[form.roles.indexOf('j')];
         const explicitShort = op && op.kind === 'imm' && op.jump === 'short';
-        const hasLong = (formsFor(form.mnemonic) ?? []).some((x) => x.slots[0] === 'rel16');
-        if (hasLong && !explicitShort && !jump.long) {
+        if (form.hasNear && !explicitShort && !jump.long) {
           jump.long = true;
           jump.grew = true;
         } else if (env.final && sameSection) throw new AsmError('short jump is out of range', f.col);

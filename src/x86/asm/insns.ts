@@ -14,9 +14,13 @@
 export interface InsnForm {
   mnemonic: string;
   slots: string[];
+  /** Operand size of each slot in bits, when the slot has one (r16 → 16, moffs8 → 8). */
+  sizes: (number | undefined)[];
   roles: string;
   code: string[];
   sz: boolean;
+  /** This mnemonic also has a near (rel16/rel32) form, so its rel8 form may grow. */
+  hasNear: boolean;
 }
 
 const rows: string[] = [];
@@ -202,6 +206,7 @@ for (const [m, op] of [['xadd', 0xc0], ['cmpxchg', 0xb0]] as const) {
   row(`${m} rm32,r32 mr o32 0F ${hex(op + 1)} /r`);
 }
 row('bswap r32 r o32 0F C8+r');
+row('cmpxchg8b m64 m 0F C7 /1');
 
 for (const [cc, n] of CC) {
   row(`set${cc} rm8 m 0F ${hex(0x90 + n)} /0`);
@@ -338,7 +343,11 @@ function parseRow(s: string): InsnForm {
   const parts = main.trim().split(/\s+/);
   const [mnemonic, slotText, roles, ...code] = parts;
   const slots = slotText === 'void' ? [] : slotText.split(',');
-  return { mnemonic, slots, roles: slotText === 'void' ? '' : roles, code, sz: flags.includes('sz') };
+  const sizes = slots.map((sl) => {
+    const m = /^(?:r|rm|m|imm|sb|moffs|rel|far|mfar)(8|16|32|64)$/.exec(sl);
+    return m ? Number(m[1]) : undefined;
+  });
+  return { mnemonic, slots, sizes, roles: slotText === 'void' ? '' : roles, code, sz: flags.includes('sz'), hasNear: false };
 }
 
 const byMnemonic = new Map<string, InsnForm[]>();
@@ -347,6 +356,11 @@ for (const r of rows) {
   const list = byMnemonic.get(f.mnemonic) ?? [];
   list.push(f);
   byMnemonic.set(f.mnemonic, list);
+}
+
+for (const list of byMnemonic.values()) {
+  const hasNear = list.some((f) => f.slots[0] === 'rel16');
+  for (const f of list) f.hasNear = hasNear;
 }
 
 export function formsFor(mnemonic: string): InsnForm[] | undefined {

@@ -15,6 +15,8 @@ export interface SourceLine {
   depth: number;
   /** A preprocessor directive: listed but assembles to nothing. */
   directive?: boolean;
+  /** Assembled but not listed (the label of a line that invokes a multi-line macro). */
+  hidden?: boolean;
 }
 
 interface Macro {
@@ -23,14 +25,33 @@ interface Macro {
   caseless: boolean;
 }
 
+/** A multi-line macro (%macro ... %endmacro). */
+interface MultiMacro {
+  name: string;
+  min: number;
+  max: number;
+  greedy: boolean;
+  defaults: string[];
+  body: RawLine[];
+}
+
+interface RawLine {
+  text: string;
+  file: string;
+  line: number;
+}
+
 const MAX_INCLUDE_DEPTH = 32;
 const MAX_EXPANSION_DEPTH = 64;
-const MAX_LINES = 2_000_000;
+const MAX_LINES = 500_000;
 const MAX_EXPANDED_TOKENS = 100_000;
+const MAX_MACRO_DEPTH = 64;
 
 export interface PreprocessResult {
   lines: SourceLine[];
   diagnostics: AsmDiagnostic[];
+  /** The source grew past the line limit: not worth assembling. */
+  fatal: boolean;
 }
 
 interface CondFrame {
@@ -40,6 +61,51 @@ interface CondFrame {
   done: boolean;
   /** The enclosing context is active. */
   parentActive: boolean;
+}
+
+/** The text before a `;` comment (a `;` inside quotes does not start one). */
+function stripComment(text: string): string {
+  let quote = '';
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quote) {
+      if (ch === '\\' && quote === '`') i++;
+      else if (ch === quote) quote = '';
+    } else if (ch === "'" || ch === '"' || ch === '`') quote = ch;
+    else if (ch === ';') return text.slice(0, i);
+  }
+  return text;
+}
+
+/** Splits macro arguments on top-level commas; braces group an argument that contains commas. */
+function splitArgsRaw(text: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let depth = 0;
+  let quote = '';
+  for (const ch of text) {
+    if (quote) {
+      cur += ch;
+      if (ch === quote) quote = '';
+      continue;
+    }
+    if (ch === "'" || ch === '"' || ch === '`') quote = ch;
+    if (ch === '(' || ch === '[' || ch === '{') depth++;
+    if (ch === ')' || ch === ']' || ch === '}') depth--;
+    if (ch === ',' && depth === 0) {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out;
+}
+
+function splitArgs(text: string): string[] {
+  return splitArgsRaw(text).map((a) => {
+    const t = a.trim();
+    return t.startsWith('{') && t.endsWith('}') ? t.slice(1, -1) : t;
+  });
 }
 
 export function preprocess(source: string, fileName: string, readFile?: (p: string) => string | undefined): PreprocessResult {
@@ -58,7 +124,10 @@ export function preprocess(source: string, fileName: string, readFile?: (p: stri
   };
 
   const expand = (toks: Token[], depth: number): Token[] => {
-    if (depth > MAX_EXPANSION_DEPTH) throw new AsmError('macro expansion too deep (recursive %define?)', toks[0]?.col ?? 1);
+    if (depth > MAX_EXPANSION_DEPTH) {
+      const culprit = toks.find((t) => t.kind === 'id' && !t.escaped && findMacro(t.text));
+      throw new AsmError('macro expansion too deep (recursive %define?)', (culprit ?? toks[0])?.col ?? 1);
+    }
     let changed = false;
     const res: Token[] = [];
     for (let i = 0; i < toks.length; i++) {
@@ -110,22 +179,114 @@ export function preprocess(source: string, fileName: string, readFile?: (p: stri
     return changed ? expand(res, depth + 1) : res;
   };
 
+
+  const multi = new Map<string, MultiMacro>();
+  let tooMany = false;
+  let macroSerial = 0;
+
+  /** Index of the line closing the block opened at `start` (recs.length when missing). */
+  const findBlockEnd = (recs: RawLine[], start: number, open: RegExp, close: RegExp): number => {
+    let level = 0;
+    for (let k = start; k < recs.length; k++) {
+      const m = /^\s*(%[A-Za-z]+)/.exec(recs[k].text);
+      const d = m ? m[1].toLowerCase() : '';
+      if (open.test(d)) level++;
+      else if (close.test(d) && --level === 0) return k;
+    }
+    return recs.length;
+  };
+
+  const defineMacro = (toks: Token[], caseless: boolean, body: RawLine[]): void => {
+    const name = toks[1];
+    if (!name || name.kind !== 'id') throw new AsmError('`%macro\' expects a macro name', (name ?? toks[0]).col);
+    const spec = toks[2];
+    if (!spec || spec.kind !== 'num') throw new AsmError('`%macro\' expects a parameter count', (spec ?? name).col);
+    let min = Number(spec.value ?? 0n);
+    let max = min;
+    let j = 3;
+    if (toks[j]?.text === '-') {
+      const hi = toks[j + 1];
+      if (hi?.text === '*') max = Infinity;
+      else if (hi?.kind === 'num') max = Number(hi.value ?? 0n);
+      else throw new AsmError('bad parameter range', (hi ?? toks[j]).col);
+      j += 2;
+    }
+    let greedy = false;
+    if (toks[j]?.text === '+') {
+      greedy = true;
+      j++;
+    }
+    if (toks[j]?.text.toLowerCase() === '.nolist') j++;
+    const defaults = toks.slice(j).length ? splitArgs(toks.slice(j).map((t) => t.text).join(' ')) : [];
+    min = Math.max(0, min);
+    const key = caseless ? '\0' + name.text.toLowerCase() : name.text;
+    multi.set(key, { name: name.text, min, max, greedy, defaults, body });
+  };
+
+  const findMulti = (name: string): MultiMacro | undefined => multi.get(name) ?? multi.get('\0' + name.toLowerCase());
+
+  /** `[label[:]] NAME args` where NAME is a multi-line macro. */
+  const macroCall = (toks: Token[]): { macro: MultiMacro; label?: Token[]; argStart: number; col: number } | undefined => {
+    if (multi.size === 0) return undefined;
+    const at = (i: number): { macro: MultiMacro; label?: Token[]; argStart: number; col: number } | undefined => {
+      const t = toks[i];
+      if (!t || t.kind !== 'id' || t.escaped) return undefined;
+      const macro = findMulti(t.text);
+      if (!macro) return undefined;
+      return { macro, label: i > 0 ? toks.slice(0, i) : undefined, argStart: t.col - 1 + t.text.length, col: t.col };
+    };
+    return at(0) ?? (toks[0]?.kind === 'id' && toks[1]?.text === ':' ? at(2) : toks[0]?.kind === 'id' && !findMulti(toks[0].text) ? at(1) : undefined);
+  };
+
+  const instantiate = (m: MultiMacro, argText: string, col: number): string[] => {
+    const text = stripComment(argText).trim();
+    let args = text === '' ? [] : splitArgs(text);
+    if (m.greedy && args.length > m.max) {
+      const commaJoined = splitArgsRaw(text);
+      args = [...commaJoined.slice(0, m.max - 1).map((a) => a.trim()), commaJoined.slice(m.max - 1).join(',').trim()];
+    }
+    if (args.length < m.min || args.length > m.max) {
+      throw new AsmError(`macro \`${m.name}' takes ${m.min === m.max ? m.min : `${m.min}-${m.max}`} parameter(s), not ${args.length}`, col);
+    }
+    const all = [...args];
+    for (let k = args.length; k < m.min + m.defaults.length && k < m.max; k++) all.push(m.defaults[k - m.min] ?? '');
+    const serial = ++macroSerial;
+    return m.body.map((r) =>
+      r.text
+        .replace(/%%([A-Za-z_.?@$#~][A-Za-z0-9_.?@$#~]*)/g, (_, name: string) => `..@${serial}.${name}`)
+        .replace(/%\{(\d+)\}|%(\d+)/g, (_, a: string | undefined, b: string | undefined) => {
+          const n = Number(a ?? b);
+          return n === 0 ? String(args.length) : all[n - 1] ?? '';
+        }),
+    );
+  };
+
   const process = (text: string, file: string, depth: number, stack: string[]): void => {
     const rawLines = text.split(/\r?\n/);
     // A final newline terminates the last line rather than starting an empty one.
     if (rawLines.length > 1 && rawLines[rawLines.length - 1] === '') rawLines.pop();
-    const conds: CondFrame[] = [];
-    const active = (): boolean => conds.length === 0 || conds[conds.length - 1].active;
+    const recs: RawLine[] = [];
     for (let ln = 0; ln < rawLines.length; ln++) {
-      if (out.length > MAX_LINES) {
-        error(file, ln + 1, 1, 'too many source lines');
-        return;
-      }
       let raw = rawLines[ln];
       const lineNo = ln + 1;
       // A trailing backslash continues the line.
       while (/\\\s*$/.test(raw) && ln + 1 < rawLines.length && !raw.includes(';')) {
         raw = raw.replace(/\\\s*$/, '') + rawLines[++ln];
+      }
+      recs.push({ text: raw, file, line: lineNo });
+    }
+    processRecords(recs, depth, stack, 0);
+  };
+
+  const processRecords = (recs: RawLine[], depth: number, stack: string[], macroDepth: number): void => {
+    const conds: CondFrame[] = [];
+    const active = (): boolean => conds.length === 0 || conds[conds.length - 1].active;
+    for (let ri = 0; ri < recs.length; ri++) {
+      const { text: raw, file, line: lineNo } = recs[ri];
+      if (out.length > MAX_LINES) {
+        if (!tooMany) error(file, lineNo, 1, `more than ${MAX_LINES} source lines (runaway %rep or %include?)`);
+        tooMany = true;
+        return;
       }
       const lx = lex(raw);
       if (lx.error) {
@@ -137,7 +298,7 @@ export function preprocess(source: string, fileName: string, readFile?: (p: stri
       const first = toks[0];
       const directive = first && first.kind === 'id' && first.text.startsWith('%') ? first.text.toLowerCase() : undefined;
       try {
-        if (directive && /^%(if|ifdef|ifndef|elif|elifdef|elifndef|else|endif)$/.test(directive)) {
+        if (directive && /^%(if|ifdef|ifndef|ifmacro|ifnmacro|elif|elifdef|elifndef|elifmacro|elifnmacro|else|endif)$/.test(directive)) {
           out.push({ file, line: lineNo, text: raw, tokens: [], depth, directive: true });
           handleCond(directive, toks, conds, active);
           continue;
@@ -146,6 +307,43 @@ export function preprocess(source: string, fileName: string, readFile?: (p: stri
           // Skipped lines still appear in the listing, as in nasm's.
           out.push({ file, line: lineNo, text: raw, tokens: [], depth, directive: true });
           continue;
+        }
+        if (directive === '%macro' || directive === '%imacro') {
+          const end = findBlockEnd(recs, ri, /^%i?macro$/, /^%endm(acro)?$/);
+          for (let k = ri; k <= Math.min(end, recs.length - 1); k++) out.push({ file: recs[k].file, line: recs[k].line, text: recs[k].text, tokens: [], depth, directive: true });
+          if (end >= recs.length) throw new AsmError('`%macro\' without `%endmacro\'', first.col);
+          defineMacro(toks, directive === '%imacro', recs.slice(ri + 1, end));
+          ri = end;
+          continue;
+        }
+        if (directive === '%rep') {
+          const end = findBlockEnd(recs, ri, /^%rep$/, /^%endrep$/);
+          out.push({ file, line: lineNo, text: raw, tokens: [], depth, directive: true });
+          if (end >= recs.length) throw new AsmError('`%rep\' without `%endrep\'', first.col);
+          const body = recs.slice(ri + 1, end);
+          const endRec = recs[end];
+          ri = end;
+          const count = constExpr(expand(toks.slice(1), 0), first.col + first.text.length);
+          if (count < 0n) throw new AsmError('negative %rep count', first.col);
+          if (count * BigInt(Math.max(1, body.length)) > BigInt(MAX_LINES)) throw new AsmError('%rep count too large', first.col);
+          if (macroDepth >= MAX_MACRO_DEPTH) throw new AsmError('macros nested too deeply', first.col);
+          for (let k = 0n; k < count && !tooMany; k++) processRecords(body, depth, stack, macroDepth + 1);
+          out.push({ file: endRec.file, line: endRec.line, text: endRec.text, tokens: [], depth, directive: true });
+          continue;
+        }
+        if (directive === '%endmacro' || directive === '%endm' || directive === '%endrep') {
+          throw new AsmError(`\`${first.text}' without a matching opening directive`, first.col);
+        }
+        if (!directive) {
+          const call = macroCall(toks);
+          if (call) {
+            if (macroDepth >= MAX_MACRO_DEPTH) throw new AsmError('macros nested too deeply (recursive %macro?)', call.col);
+            out.push({ file, line: lineNo, text: raw, tokens: [], depth, directive: true });
+            if (call.label) out.push({ file, line: lineNo, text: raw, tokens: call.label, depth, directive: false, hidden: true });
+            const lines = instantiate(call.macro, raw.slice(call.argStart), call.col);
+            processRecords(lines.map((t) => ({ text: t, file, line: lineNo })), depth, stack, macroDepth + 1);
+            continue;
+          }
         }
         if (directive) out.push({ file, line: lineNo, text: raw, tokens: [], depth, directive: true });
         if (directive === '%define' || directive === '%idefine' || directive === '%xdefine' || directive === '%xidefine') {
@@ -208,7 +406,9 @@ export function preprocess(source: string, fileName: string, readFile?: (p: stri
         if (directive && !/^%[0-9+]/.test(directive) && directive !== '%') {
           throw new AsmError(`unknown preprocessor directive \`${first.text}'`, first.col);
         }
-        out.push({ file, line: lineNo, text: raw, tokens: expand(toks, 0), depth });
+        const expanded = expand(toks, 0);
+        noteEqu(expanded);
+        out.push({ file, line: lineNo, text: raw, tokens: expanded, depth });
       } catch (e) {
         if (!(e instanceof AsmError)) throw e;
         error(file, lineNo, e.column ?? 1, e.message);
@@ -217,14 +417,31 @@ export function preprocess(source: string, fileName: string, readFile?: (p: stri
         }
       }
     }
-    if (conds.length > 0) error(file, rawLines.length, 1, 'expected `%endif\' before end of file');
+    const last = recs[recs.length - 1];
+    if (conds.length > 0 && last) error(last.file, last.line, 1, 'expected `%endif\' before end of file');
+  };
+
+  // `NAME equ <constant>` seen so far: nasm's %if and %rep may use such symbols.
+  const equs = new Map<string, bigint>();
+  const noteEqu = (toks: Token[]): void => {
+    let i = toks[1]?.text === ':' ? 2 : 1;
+    if (toks[0]?.kind !== 'id' || toks[i]?.text.toLowerCase() !== 'equ') return;
+    i++;
+    try {
+      equs.set(toks[0].text, constExpr(toks.slice(i), toks[0].col));
+    } catch {
+      /* not a constant the preprocessor can know (e.g. refers to a label) */
+    }
   };
 
   const constExpr = (toks: Token[], col: number): bigint => {
     if (toks.length === 0) throw new AsmError('expression expected', col);
     const e = parseExpr(toks, (n) => n);
     const v = evaluate(e, {
-      symbol: () => undefined,
+      symbol: (name) => {
+        const n = equs.get(name);
+        return n === undefined ? undefined : { n, rel: null };
+      },
       here: () => ({ n: 0n, rel: null }),
       base: () => ({ n: 0n, rel: null }),
       strict: false,
@@ -236,6 +453,14 @@ export function preprocess(source: string, fileName: string, readFile?: (p: stri
   const handleCond = (d: string, toks: Token[], conds: CondFrame[], active: () => boolean): void => {
     const col = toks[0].col;
     const test = (): boolean => {
+      if (d.endsWith('macro')) {
+        const name = toks[1];
+        if (!name) throw new AsmError(`\`${d}' expects a macro name`, col);
+        const m = findMulti(name.text);
+        const n = toks[2]?.kind === 'num' ? Number(toks[2].value ?? 0n) : undefined;
+        const defined = !!m && (n === undefined || (n >= m.min && n <= m.max));
+        return d.endsWith('nmacro') ? !defined : defined;
+      }
       if (d.endsWith('ndef') || d.endsWith('def')) {
         const name = toks[1];
         if (!name) throw new AsmError(`\`${d}' expects a macro name`, col);
@@ -244,7 +469,7 @@ export function preprocess(source: string, fileName: string, readFile?: (p: stri
       }
       return constExpr(expand(toks.slice(1), 0), col + d.length) !== 0n;
     };
-    if (d === '%if' || d === '%ifdef' || d === '%ifndef') {
+    if (d === '%if' || d === '%ifdef' || d === '%ifndef' || d === '%ifmacro' || d === '%ifnmacro') {
       const parentActive = active();
       const frame = { active: false, done: false, parentActive };
       conds.push(frame);
@@ -272,5 +497,5 @@ export function preprocess(source: string, fileName: string, readFile?: (p: stri
   };
 
   process(source, fileName, 0, [fileName]);
-  return { lines: out, diagnostics };
+  return { lines: out, diagnostics, fatal: tooMany };
 }

@@ -30,6 +30,8 @@ export interface Line {
   label?: { name: string; col: number };
   stmt: Stmt;
   warnings?: { col: number; message: string }[];
+  /** The statement after the label could not be parsed. */
+  error?: AsmError;
 }
 
 const DATA_UNITS: Record<string, number> = { db: 1, dw: 2, dd: 4, dq: 8, dt: 10, do: 16 };
@@ -85,7 +87,13 @@ export class StatementParser {
         }
       }
     }
-    res.stmt = this.parseStmt(toks.slice(i), res, toks);
+    try {
+      res.stmt = this.parseStmt(toks.slice(i), res, toks);
+    } catch (e) {
+      // Keep the label of a bad line so later references to it do not cascade into more errors.
+      if (!(e instanceof AsmError) || !res.label) throw e;
+      res.error = e;
+    }
     return res;
   }
 

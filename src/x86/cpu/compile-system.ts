@@ -132,8 +132,8 @@ export function cpuidLeaf(leaf: number, sub: number): [number, number, number, n
   switch (leaf) {
     case 0: return [1, str4('Genu'), str4('ineI'), str4('ntel')];
     case 1: {
-      // TSC, MSR, PSE, CX8 off, PGE, CMOV, DE; family 6 model 15 stepping 1.
-      const edx = (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 13) | (1 << 15);
+      // DE, PSE, TSC, MSR, CX8, PGE, CMOV; family 6 model 15 stepping 1.
+      const edx = (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 13) | (1 << 15);
       return [0x6f1, 0x00010000, edx, 0];
     }
     case 0x80000000: return [0x80000000, 0, 0, 0];
@@ -233,6 +233,12 @@ export function movDr(x: Ctx): Compiled {
   return sys(x, (c) => {
     c.requireCpl0();
     if ((dr === 4 || dr === 5) && (c.cr4 & 8) !== 0) ud();
+    if ((c.dr[7] & 0x2000) !== 0) {
+      // DR7.GD: general detect, a #DB fault before any debug-register access.
+      c.dr[7] = (c.dr[7] & ~0x2000) >>> 0;
+      c.dr[6] = ((c.dr[6] & ~0xf) | 0x2000) >>> 0;
+      fault(EXC.DB);
+    }
     const h = c.intercept.movDr;
     if (h !== undefined && h(c, ins, len, dr, reg, write)) return true;
     const n = dr === 4 ? 6 : dr === 5 ? 7 : dr;
@@ -449,9 +455,13 @@ export function privileged(x: Ctx, name: 'invd' | 'wbinvd'): Compiled {
   return simpleHook(x, name, (c) => c.requireCpl0());
 }
 
-/** rdpmc: this CPU model has no performance counters, so #UD unless the hook takes it. */
+/** rdpmc: #GP(0) above CPL 0 unless CR4.PCE; counters 0 and 1 exist and read 0. */
 export function rdpmc(x: Ctx): Compiled {
-  return simpleHook(x, 'rdpmc', () => ud());
+  return simpleHook(x, 'rdpmc', (c) => {
+    if ((c.cr4 & 0x100) === 0 && c.cpl !== 0 && (c.cr0 & 1) !== 0) fault(EXC.GP, 0);
+    if ((c.r[1] >>> 0) > 1) fault(EXC.GP, 0);
+    c.r[0] = 0; c.r[2] = 0;
+  });
 }
 
 /** monitor/mwait/xsetbv/rdtscp: not provided by this CPU model, so #UD unless hooked. */

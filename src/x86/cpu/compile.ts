@@ -34,7 +34,9 @@ const LOCKABLE: Record<number, number[] | true> = {
 };
 
 function lockOk(ins: Instr): boolean {
-  const d = ins.operands[0];
+  // The locked operand is the memory destination; xchg is printed (and
+  // decoded) register-first, so its memory operand may come second.
+  const d = ins.opcode === 0x86 || ins.opcode === 0x87 ? ins.operands.find((o) => o.kind === 'mem') : ins.operands[0];
   if (d === undefined || d.kind !== 'mem') return false;
   const l = LOCKABLE[ins.opcode];
   return l === true || (l !== undefined && l.includes(ins.ext));
@@ -142,7 +144,9 @@ function compileOp(x: Ctx): Compiled | null {
     case 0x0f08: return S.privileged(x, 'invd');
     case 0x0f09: return S.privileged(x, 'wbinvd');
     case 0x0f0b: return normal(() => ud());
-    case 0x0f1f: return normal(() => undefined);
+    // The hint space 0F 18-1F is reserved-NOP: the operand is never accessed.
+    case 0x0f18: case 0x0f19: case 0x0f1a: case 0x0f1b: case 0x0f1c: case 0x0f1d: case 0x0f1e: case 0x0f1f:
+      return normal(() => undefined);
     case 0x0f20: case 0x0f22: return S.movCr(x);
     case 0x0f21: case 0x0f23: return S.movDr(x);
     case 0x0f30: return S.msr(x, true);

@@ -163,6 +163,21 @@ export class Cpu extends LazyFlags {
     this.exitReq = true;
   }
 
+  /**
+   * Re-derives everything cached from architectural state after a caller
+   * rewrote registers directly (a VM entry or exit loading a whole state):
+   * CPL from SS.DPL (0 in real mode, 3 in virtual-8086 mode), code and stack
+   * sizes, paging configuration; flushes the TLB.
+   */
+  reloadState(): void {
+    this.lop = LF_NONE;
+    const cpl = (this.cr0 & 1) === 0 ? 0 : (this.flags & VM) !== 0 ? 3 : this.seg[SS].dpl;
+    this.setCpl(cpl);
+    this.mmu.flush(true);
+    this.modeChanged();
+    this.updateAc();
+  }
+
   setCr0(v: number): void {
     const old = this.cr0;
     this.cr0 = (v | 0x10) >>> 0;
@@ -341,7 +356,16 @@ export class Cpu extends LazyFlags {
     const g = this.seg[s];
     if (off < g.rlo || off + 3 > g.rhi) this.segFault(s);
     const lin = (g.base + off) >>> 0;
-    if ((lin & 3) !== 0 && this.acOn) fault(EXC.AC, 0);
+    if ((lin & 3) !== 0) {
+      if (this.acOn) fault(EXC.AC, 0);
+      return this.lr32(lin);
+    }
+    // Aligned: one typed-array load when the page is resident (and, with paging, in the TLB).
+    const page = this.mmu.active ? (this.tlb[lin >>> 12] & this.rbit) !== 0 ? this.tlb[lin >>> 12] >>> 12 : -1 : lin >>> 12;
+    if (page >= 0) {
+      const p32 = this.mem.rpages32[page];
+      if (p32 !== undefined) return p32[(lin & 0xfff) >> 2];
+    }
     return this.lr32(lin);
   }
   wr8(s: number, off: number, v: number): void {
@@ -360,7 +384,16 @@ export class Cpu extends LazyFlags {
     const g = this.seg[s];
     if (off < g.wlo || off + 3 > g.whi) this.segFault(s);
     const lin = (g.base + off) >>> 0;
-    if ((lin & 3) !== 0 && this.acOn) fault(EXC.AC, 0);
+    if ((lin & 3) !== 0) {
+      if (this.acOn) fault(EXC.AC, 0);
+      this.lw32(lin, v);
+      return;
+    }
+    const page = this.mmu.active ? (this.tlb[lin >>> 12] & this.wbit) !== 0 ? this.tlb[lin >>> 12] >>> 12 : -1 : lin >>> 12;
+    if (page >= 0) {
+      const p32 = this.mem.wpages32[page];
+      if (p32 !== undefined) { p32[(lin & 0xfff) >> 2] = v; return; }
+    }
     this.lw32(lin, v);
   }
   /** Checks a read-modify-write access; returns the physical address, or -1 if it crosses a page. */

@@ -55,6 +55,8 @@ export class Block {
   jit: JitFn | null = null;
   /** DR6 bits of enabled DR0-DR3 execution breakpoints at the first instruction. */
   drMask = 0;
+  /** Starts with rdtsc/rdmsr: never translated (the count must be exact when it runs). */
+  readsCount = false;
   /** Contains a direct jmp/call followed inside the block. */
   inner = false;
   constructor(readonly phys: number, readonly eip: number, readonly csBase: number, readonly code32: boolean) {}
@@ -120,6 +122,12 @@ export class Engine {
       const here = (cs.base + eip) >>> 0;
       if (b.fns.length > 0 && (this.breakpoints.has(here) || c.dbExec.has(here) || b.fns.length >= MAX_BLOCK)) break;
       let ins = decode(buf, pos, bits, eip, 4096);
+      // Instructions that read the instruction count (the TSC) start a block, so the
+      // count of retired instructions is exact when they run.
+      if (ins.opcode === 0x0f31 || ins.opcode === 0x0f32) {
+        if (b.fns.length > 0) break;
+        b.readsCount = true;
+      }
       if (ins.truncated) {
         if (b.fns.length > 0) break;
         // The instruction crosses into the next page: gather its bytes through translation.
@@ -188,6 +196,7 @@ export class Engine {
     const c = this.c;
     let done = 0;
     let first = true;
+    let skipBp = false;
     c.stopRequest = null;
     const stop = (reason: StopReason, message: string): StopInfo =>
       ({ reason, message, instructions: done, eip: c.eip >>> 0, cs: c.seg[CS].selector });
@@ -214,16 +223,18 @@ export class Engine {
       } catch (e) {
         if (!(e instanceof CpuFault)) return stop('error', String(e instanceof Error ? e.stack ?? e.message : e));
         raiseException(c, e.vector, e.code, 'fault');
-        if (step) return stop('limit', `${e.describe()} delivered`);
+        if (step && pendingStop(c) === null) return stop('limit', `${e.describe()} delivered`);
         continue;
       }
-      if (b.bp && !first) return stop('breakpoint', `breakpoint at 0x${((c.seg[CS].base + c.eip) >>> 0).toString(16)}`);
+      // A rep instruction continuing after a chunk is the same instruction: no second stop.
+      if (b.bp && !first && !skipBp) return stop('breakpoint', `breakpoint at 0x${((c.seg[CS].base + c.eip) >>> 0).toString(16)}`);
       first = false;
+      skipBp = false;
       if (b.drMask !== 0 && (c.flags & RF) === 0) {
         // Instruction breakpoint in DR0-DR3: a fault before the instruction.
         c.dr[6] = ((c.dr[6] & ~0xf) | b.drMask) >>> 0;
         raiseException(c, EXC.DB, -1, 'fault');
-        if (step) return stop('limit', '#DB delivered');
+        if (step && pendingStop(c) === null) return stop('limit', '#DB delivered');
         continue;
       }
       const tf = (c.flags & TF) !== 0;
@@ -243,13 +254,13 @@ export class Engine {
             const n = fns.length;
             if (n > max - done) break;
             let jf = b.jit;
-            if (jf === null && this.jitEnabled && ++b.hits === JIT_THRESHOLD && !b.bp) jf = b.jit = translate(b);
+            if (jf === null && this.jitEnabled && ++b.hits === JIT_THRESHOLD && !b.bp && !b.readsCount) jf = b.jit = translate(b);
             if (jf !== null) {
               inJit = true;
               const k = jf(c, max - done);
               inJit = false;
               done += k; c.icount += k;
-              if (c.repPartial) { c.repPartial = false; done--; c.icount--; }
+              if (c.repPartial) { c.repPartial = false; done--; c.icount--; skipBp = true; }
               c.keepEip = false;
               i = 0;
               if (c.exitReq) { partial = false; break; }
@@ -269,7 +280,7 @@ export class Engine {
               if (c.exitReq) { i++; break; }
             }
             done += i; c.icount += i;
-            if (c.repPartial) { c.repPartial = false; done--; c.icount--; }
+            if (c.repPartial) { c.repPartial = false; done--; c.icount--; skipBp = true; }
             if (c.keepEip) { c.keepEip = false; partial = false; break; }
             if (i < n) { c.eip = b.eips[i]; partial = false; break; }
             if (!b.endsWithBranch) c.eip = b.endEip;
@@ -296,7 +307,7 @@ export class Engine {
             if (c.exitReq) { i++; break; }
           }
           done += i; c.icount += i;
-            if (c.repPartial) { c.repPartial = false; done--; c.icount--; }
+            if (c.repPartial) { c.repPartial = false; done--; c.icount--; skipBp = true; }
           if (c.keepEip) c.keepEip = false;
           else if (i < fns.length) c.eip = b.eips[i];
           else if (!b.endsWithBranch) c.eip = b.endEip;
@@ -309,12 +320,12 @@ export class Engine {
           c.eip = b.eips[c.jitIndex];
         } else if (!inLookup) {
           done += i; c.icount += i;
-            if (c.repPartial) { c.repPartial = false; done--; c.icount--; }
+            if (c.repPartial) { c.repPartial = false; done--; c.icount--; skipBp = true; }
           c.eip = b.eips[i];
         }
         if (!(e instanceof CpuFault)) return stop('error', `internal error at 0x${c.eip.toString(16)}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
-        raiseException(c, e.vector, e.code, e.vector === EXC.DB ? 'trap' : 'fault');
-        if (step) return stop('limit', `${e.describe()} delivered`);
+        raiseException(c, e.vector, e.code, 'fault');
+        if (step && pendingStop(c) === null) return stop('limit', `${e.describe()} delivered`);
         continue;
       }
       // After MOV SS / POP SS, debug traps wait for the next instruction too.

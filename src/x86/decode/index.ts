@@ -7,7 +7,7 @@ import {
 } from './instr';
 import { ByteReader, decodeMem } from './modrm';
 import {
-  CC_NAMES, F_CC, F_HINT, F_LOCK, GroupEntry, hintName, isGroup, MANDATORY_C7, ONE_BYTE, OpEntry, OperandCode,
+  CC_NAMES, CMPXCHG8B, F_CC, F_HINT, F_LOCK, GroupEntry, hintName, isGroup, MANDATORY_C7, ONE_BYTE, OpEntry, OperandCode,
   PREFETCH_NAMES, TableEntry, THREE_BYTE_38, TWO_BYTE,
 } from './tables';
 
@@ -161,7 +161,7 @@ function decodeAt(c: Cursor, bits: Bits, ip: number): Instr {
   if (opcode === 0x0fc7) {
     modrm = c.u8();
     const forms = (modrm >> 6) !== 3 ? MANDATORY_C7[(modrm >> 3) & 7] : undefined;
-    def = null;
+    def = (modrm >> 6) !== 3 && ((modrm >> 3) & 7) === 1 ? CMPXCHG8B : null;
     if (forms) {
       if (px.rep === REP_E) def = forms.pF3 ?? null;
       else if (px.has66 && px.rep === REP_NONE) def = forms.p66 ?? null;
@@ -252,6 +252,7 @@ const RM_CODES: ReadonlySet<string> = new Set(['Eb', 'Ew', 'Ev', 'Ed', 'Ex', 'Mz
 export function entryOf(ins: Instr): OpEntry | null {
   const op = ins.opcode;
   if (op === 0x0fc7) {
+    if (ins.ext === 1) return CMPXCHG8B;
     const forms = MANDATORY_C7[ins.ext];
     return (forms && [forms.none, forms.p66, forms.pF3].find((f) => f?.mnem === ins.mnemonic)) ?? null;
   }

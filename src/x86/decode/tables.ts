@@ -240,6 +240,9 @@ export const MANDATORY_C7: Readonly<Record<number, { none?: OpEntry; p66?: OpEnt
   7: { none: op('vmptrst', 'Mq') },
 };
 
+/** 0F C7 /1 (memory only): unlike /6 and /7 it takes 66 and F3 as ordinary prefixes. */
+export const CMPXCHG8B: OpEntry = op('cmpxchg8b', 'Mq', F_LOCK);
+
 /** 0F 38 map: only the VMX invalidations, which need the 66 prefix. */
 export const THREE_BYTE_38: TableEntry[] = build([
   [0x80, op('invept', 'Gd,Mo')],
@@ -275,5 +278,6 @@ export function supportedMnemonics(): Set<string> {
     }
   }
   for (const f of Object.values(MANDATORY_C7)) { add(f.none); add(f.p66); add(f.pF3); }
+  add(CMPXCHG8B);
   return out;
 }

@@ -23,6 +23,7 @@ const MEM_SIZE_ALWAYS = new Set([0x8f, 0x0f18, 0x0f19, 0x0f1a, 0x0f1b, 0x0f1c, 0
 export function memSizeShown(ins: Instr, m: MemOperand, bits: Bits): boolean {
   const op = ins.opcode;
   if (m.size === 0) return false;
+  if (op === 0x0fc7 && ins.ext === 1) return true; // cmpxchg8b qword [..]
   if (MEM_SIZE_NEVER.has(op)) return false;
   if (op === 0xff) {
     if (ins.ext === 6) return true; // push
