@@ -141,9 +141,20 @@ test('register forms of memory-only operands are invalid (#UD)', () => {
   }
 });
 
+test('cmpxchg8b: memory form only, lockable, 66/F3 are ordinary prefixes', () => {
+  const ins = d('f0 0f c7 0b');
+  assert.equal(ins.invalid, undefined);
+  assert.equal(ins.mnemonic, 'cmpxchg8b');
+  assert.equal(ins.ext, 1);
+  assert.equal(ins.lock, true);
+  assert.equal(formatInstr(ins), 'lock cmpxchg8b qword [ebx]');
+  assert.equal(formatInstr(d('66 0f c7 08')), 'o16 cmpxchg8b qword [eax]');
+  assert.ok(d('0f c7 c8').invalid, 'register form');
+});
+
 test('unsupported opcodes are invalid: x87, SSE, salc, CR1/CR5-7, lock mov cr', () => {
   for (const hex of ['d6', 'd8 c0', 'df e0', '0f 10 00', '0f 05', '0f 0f c0 b4', 'f3 0f bc c0', '0f 38 80 00', 'f3 0f 01 c1',
-    '8e c8', '0f 20 c8', '0f 20 48', '0f 22 38', '0f c7 08', 'f0 0f 20 c0', 'f0 0f 22 00', '0f 0d 00', '0f 17 00']) {
+    '8e c8', '0f 20 c8', '0f 20 48', '0f 22 38', '0f c7 c8', 'f0 0f 20 c0', 'f0 0f 22 00', '0f 0d 00', '0f 17 00']) {
     assert.ok(d(hex).invalid, hex);
   }
 });

@@ -21,6 +21,15 @@ function checkLimit(off: number, lo: number, hi: number): void {
   if (off > descLimit(lo, hi)) fault(EXC.GP, 0);
 }
 
+/** What a direct far JMP or CALL checks on a code-segment target: type, privilege (conforming or not), presence. */
+function checkCodeTarget(c: Cpu, sel: number, attr: number): void {
+  if ((attr & 8) === 0) fault(EXC.GP, sel & 0xfffc);
+  const dpl = (attr >> 5) & 3;
+  if ((attr & 4) !== 0) { if (dpl > c.cpl) fault(EXC.GP, sel & 0xfffc); }
+  else if ((sel & 3) > c.cpl || dpl !== c.cpl) fault(EXC.GP, sel & 0xfffc);
+  if ((attr & 0x80) === 0) fault(EXC.NP, sel & 0xfffc);
+}
+
 /** Far JMP to sel:off (off already truncated to the operand size). */
 export function farJmp(c: Cpu, sel: number, off: number): void {
   if ((c.cr0 & 1) === 0 || (c.flags & VM) !== 0) {
@@ -34,11 +43,7 @@ export function farJmp(c: Cpu, sel: number, off: number): void {
   const [lo, hi, addr] = c.readDesc(sel);
   const attr = descAttr(hi);
   if ((attr & 0x10) !== 0) {
-    if ((attr & 8) === 0) fault(EXC.GP, sel & 0xfffc);
-    const dpl = (attr >> 5) & 3;
-    if ((attr & 4) !== 0) { if (dpl > c.cpl) fault(EXC.GP, sel & 0xfffc); }
-    else if ((sel & 3) > c.cpl || dpl !== c.cpl) fault(EXC.GP, sel & 0xfffc);
-    if ((attr & 0x80) === 0) fault(EXC.NP, sel & 0xfffc);
+    checkCodeTarget(c, sel, attr);
     checkLimit(off, lo, hi);
     c.setAccessed(addr, hi);
     c.setCs(sel, lo, hi, c.cpl);
@@ -114,11 +119,7 @@ export function farCall(c: Cpu, sel: number, off: number, size: number): void {
   const [lo, hi, addr] = c.readDesc(sel);
   const attr = descAttr(hi);
   if ((attr & 0x10) !== 0) {
-    if ((attr & 8) === 0) fault(EXC.GP, sel & 0xfffc);
-    const dpl = (attr >> 5) & 3;
-    if ((attr & 4) !== 0) { if (dpl > c.cpl) fault(EXC.GP, sel & 0xfffc); }
-    else if ((sel & 3) > c.cpl || dpl !== c.cpl) fault(EXC.GP, sel & 0xfffc);
-    if ((attr & 0x80) === 0) fault(EXC.NP, sel & 0xfffc);
+    checkCodeTarget(c, sel, attr);
     const esp = c.r[4];
     try {
       c.push(retCs, size);
