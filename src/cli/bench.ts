@@ -144,6 +144,7 @@ function main(): void {
       description: w.description,
       instructions: base.instructions,
       seconds: round(base.seconds, 3),
+      // A rep-prefixed string instruction counts once, however many iterations it runs.
       mips: round(mips, 1),
       stop: base.stop,
     };
@@ -155,12 +156,19 @@ function main(): void {
       line.mipsWith100Breakpoints = round(bpMips, 1);
       line.slowdownWith100Breakpoints = round(1 - bpMips / mips, 3);
     }
-    line.hostJsLoopMips = round(host, 0);
-    line.ratioToHostJsLoop = round(mips / host, 3);
-    if (useBochs && !w.bytesPerIteration) {
+    if (!w.bytesPerIteration) {
+      line.hostJsLoopMips = round(host, 0);
+      line.ratioToHostJsLoop = round(mips / host, 3);
+    }
+    if (useBochs) {
       const b = bochsMips(dir, w, iterations);
       if (typeof b === 'string') line.bochs = b;
-      else {
+      else if (w.bytesPerIteration) {
+        // Bochs counts every rep iteration as an instruction; compare throughput instead.
+        const bochsMBps = (w.bytesPerIteration * iterations) / b.seconds / 1e6;
+        line.bochsCopyMBps = round(bochsMBps, 0);
+        line.ratioToBochs = round((w.bytesPerIteration * iterations) / base.seconds / 1e6 / bochsMBps, 2);
+      } else {
         line.bochsMips = round(b.mips, 1);
         line.ratioToBochs = round(mips / b.mips, 2);
       }
