@@ -5,7 +5,7 @@ import { disassemble } from '../x86/disasm/index';
 import { parseArgs, parseNumber, flagString, UsageError, type FlagSpec } from './args';
 import { InputError, isSource, loadProgram, readTextFile } from './program';
 import { exitCodeFor, runProgram, type StartMode } from './run';
-import { bytesToText, hex, hex8, registerDump } from './format';
+import { bytesToText, hex4, hex8, registerDump } from './format';
 import { runDemo } from './demo';
 
 declare const HYPERSTEP_VERSION: string | undefined;
@@ -140,7 +140,7 @@ function cmdRun(argv: string[]): number {
     if (c.e9.length > 0) out(`port 0xE9: ${JSON.stringify(bytesToText(c.e9))}`);
     if (c.lpt1.length > 0) out(`LPT1: ${JSON.stringify(bytesToText(c.lpt1))}`);
     if (c.post.length > 0) out(`POST codes: ${c.post.map((b) => b.toString(16).toUpperCase().padStart(2, '0')).join(' ')}`);
-    out(`stopped: ${stop.reason} at ${hex(stop.cs, 4)}:${hex8(stop.eip)} after ${outcome.instructions.toLocaleString('en-US')} instructions — ${stop.message}`);
+    out(`stopped: ${stop.reason} at ${hex4(stop.cs)}:${hex8(stop.eip)} after ${outcome.instructions.toLocaleString('en-US')} instructions — ${stop.message}`);
     out(registerDump(machine));
   }
   return exitCodeFor(stop);
