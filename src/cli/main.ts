@@ -7,6 +7,7 @@ import { InputError, isSource, loadProgram, readTextFile } from './program';
 import { exitCodeFor, runProgram, type StartMode } from './run';
 import { bytesToText, hex4, hex8, registerDump } from './format';
 import { runDemo } from './demo';
+import { runReference } from './reference';
 
 declare const HYPERSTEP_VERSION: string | undefined;
 
@@ -23,6 +24,8 @@ commands:
         run a guest (.asm or raw binary) until it halts with interrupts off,
         triple-faults or reaches the instruction limit (default 100000000)
   demo  boot the demo guest in examples/demo and narrate what it did
+  reference exits|vmcs|controls|errors [--json]
+        print a VT-x table: exit reasons, VMCS fields, control bits, VM-instruction errors
   help  this text
 
 exit codes: 0 success (run: guest halted), 1 bad input (assembly errors,
@@ -158,6 +161,8 @@ export function main(argv: string[]): number {
         return cmdRun(rest);
       case 'demo':
         return runDemo(out);
+      case 'reference':
+        return runReference(rest, out);
       case undefined:
       case 'help':
       case '--help':

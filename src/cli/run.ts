@@ -2,9 +2,9 @@
 import { Machine } from '../x86/machine';
 import type { StopInfo } from '../x86/machine';
 import { InputError, type LoadedProgram } from './program';
-import { hex } from './format';
+import { loadGuest, LoadError, type StartMode } from '../x86/boot';
 
-export type StartMode = 'real' | 'flat32' | 'rom';
+export type { StartMode } from '../x86/boot';
 
 export interface RunOptions {
   mode: StartMode;
@@ -22,35 +22,17 @@ export interface RunOutcome {
   loadAddress: number;
 }
 
-/** The flat32 default when neither --org nor the source says where: 1 MiB, like a multiboot kernel. */
-export const DEFAULT_FLAT32_ORG = 0x100000;
-/** Largest boot image: from 0x7C00 up to the EBDA/VGA hole at 0x9FC00... keep it simple and conventional. */
-const MAX_BOOT_IMAGE = 0x9fc00 - 0x7c00;
 /** Instructions per slice: console output is flushed between slices so long runs show progress. */
 const SLICE = 4_000_000;
 
+const CLI_SETTINGS = { mode: '--mode', flat32: '--mode flat32', org: '--org' };
+
 export function loadOnto(machine: Machine, program: LoadedProgram, mode: StartMode, org?: number): number {
-  const size = program.bytes.length;
-  switch (mode) {
-    case 'real':
-      if (size > MAX_BOOT_IMAGE) throw new InputError(`${program.path}: ${size} bytes is too large for a boot image at 0x7C00 (at most ${MAX_BOOT_IMAGE} bytes)`);
-      if (program.origin !== undefined && program.origin !== 0x7c00 && program.origin !== 0)
-        throw new InputError(`${program.path}: the source says 'org ${hex(program.origin)}', but a boot sector is loaded at 0x7C00 (use --mode flat32 --org ${hex(program.origin)} to load it there)`);
-      machine.loadBootSector(program.bytes);
-      return 0x7c00;
-    case 'flat32': {
-      const at = org ?? program.origin ?? DEFAULT_FLAT32_ORG;
-      if (org !== undefined && program.origin !== undefined && program.origin !== 0 && program.origin !== org)
-        throw new InputError(`${program.path}: --org ${hex(org)} differs from the source's 'org ${hex(program.origin)}'`);
-      if (at < 0 || at + size > 0x1_0000_0000) throw new InputError(`--org ${hex(at)}: the ${size}-byte image does not fit below 4 GiB`);
-      machine.loadFlat32(program.bytes, at);
-      return at;
-    }
-    case 'rom':
-      if (size !== 0x10000 && size !== 0x20000)
-        throw new InputError(`${program.path}: a ROM image must be exactly 64 KiB or 128 KiB (got ${size} bytes); pad it with 'times' to the full size`);
-      machine.loadRom(program.bytes);
-      return 0x1_0000_0000 - size;
+  try {
+    return loadGuest(machine, { name: program.path, bytes: program.bytes, origin: program.origin }, mode, org, CLI_SETTINGS);
+  } catch (e) {
+    if (e instanceof LoadError) throw new InputError(e.message);
+    throw e;
   }
 }
 

@@ -4,6 +4,7 @@
 // terminate or disconnect request end a long run.
 
 import { Machine, type StopInfo } from '../x86/machine';
+import { loadGuest, LoadError } from '../x86/boot';
 import type { GuestProgram } from './guestProgram';
 import { LaunchError, type LaunchConfig } from './launchConfig';
 
@@ -11,47 +12,21 @@ import { LaunchError, type LaunchConfig } from './launchConfig';
 export const CONSOLE_CHANNELS = ['com1', 'e9'] as const;
 export type ConsoleChannel = (typeof CONSOLE_CHANNELS)[number];
 
-export const DEFAULT_FLAT32_ORG = 0x100000;
-/** A boot image may fill conventional memory from 0x7C00 up to the EBDA at 0x9FC00. */
-const MAX_BOOT_IMAGE = 0x9fc00 - 0x7c00;
 const DEFAULT_SLICE = 1_000_000;
 
-const hex = (n: number, digits = 0): string => '0x' + n.toString(16).toUpperCase().padStart(digits, '0');
+const hexDigits = (n: number, digits: number): string => (n >>> 0).toString(16).toUpperCase().padStart(digits, '0');
+
+const LAUNCH_SETTINGS = { mode: "'mode'", flat32: '"mode": "flat32"', org: "'org'" };
 
 /** Creates the machine and loads the program as the configuration says; returns the load address too. */
 export function bootGuest(program: GuestProgram, config: LaunchConfig): { machine: Machine; loadAddress: number } {
-  const size = program.bytes.length;
   const machine = new Machine();
-  switch (config.mode) {
-    case 'real': {
-      if (size > MAX_BOOT_IMAGE) {
-        throw new LaunchError(`${program.path}: ${size} bytes is too large for a boot image at 0x7C00 (at most ${MAX_BOOT_IMAGE} bytes).`);
-      }
-      if (program.origin !== undefined && program.origin !== 0 && program.origin !== 0x7c00) {
-        throw new LaunchError(
-          `${program.path}: the source says 'org ${hex(program.origin)}', but a boot sector is loaded at 0x7C00 (set "mode": "flat32" to load it at its org).`,
-        );
-      }
-      machine.loadBootSector(program.bytes);
-      return { machine, loadAddress: 0x7c00 };
-    }
-    case 'flat32': {
-      const sourceOrg = program.origin !== undefined && program.origin !== 0 ? program.origin : undefined;
-      if (config.org !== undefined && sourceOrg !== undefined && sourceOrg !== config.org) {
-        throw new LaunchError(`${program.path}: "org": ${hex(config.org)} differs from the source's 'org ${hex(sourceOrg)}'.`);
-      }
-      const at = config.org ?? sourceOrg ?? DEFAULT_FLAT32_ORG;
-      if (at + size > 0x1_0000_0000) throw new LaunchError(`${program.path}: ${size} bytes at ${hex(at)} do not fit below 4 GiB.`);
-      machine.loadFlat32(program.bytes, at);
-      return { machine, loadAddress: at };
-    }
-    case 'rom': {
-      if (size !== 0x10000 && size !== 0x20000) {
-        throw new LaunchError(`${program.path}: a ROM image must be exactly 64 KiB or 128 KiB (got ${size} bytes).`);
-      }
-      machine.loadRom(program.bytes);
-      return { machine, loadAddress: 0x1_0000_0000 - size };
-    }
+  try {
+    const loadAddress = loadGuest(machine, { name: program.path, bytes: program.bytes, origin: program.origin }, config.mode, config.org, LAUNCH_SETTINGS);
+    return { machine, loadAddress };
+  } catch (e) {
+    if (e instanceof LoadError) throw new LaunchError(e.message + '.');
+    throw e;
   }
 }
 
@@ -124,7 +99,7 @@ export class GuestRun {
 /** One line describing how the guest stopped, for the debug console. */
 export function describeStop(result: RunResult): string {
   const { stop, instructions } = result;
-  const where = `CS:EIP ${hex(stop.cs, 4).slice(2)}:${hex(stop.eip >>> 0, 8).slice(2)}`;
+  const where = `CS:EIP ${hexDigits(stop.cs, 4)}:${hexDigits(stop.eip, 8)}`;
   const count = `${instructions.toLocaleString('en-US')} instruction${instructions === 1 ? '' : 's'}`;
   if (result.cancelled) return `Guest run cancelled after ${count} at ${where}.`;
   const detail = stop.message ? `: ${stop.message.replace(/\.$/, '')}` : '';

@@ -174,7 +174,6 @@ export class Machine {
     this.resetAll();
     this.memory.mapRom(0x100000 - image.length, image);
     this.memory.mapRom(0x100000000 - image.length, image);
-    this.resetCpu();
   }
 
   run(maxInstructions: number): StopInfo {

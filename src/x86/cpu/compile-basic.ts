@@ -6,13 +6,10 @@ import { ALU_OPS, aaa, aad, aam, bitOp, bitScan, daa, das, divAcc, imulTrunc, mu
 import { CS, DS, ES, FS, GS, R8, SS, type Cpu } from './cpu';
 import { EXC, fault, ud } from './fault';
 import { AF, CF, PF, SF, ZF } from './flags';
-import { ea, reader, rmw, writer, signExt, type Fn } from './operands';
+import { ea, reader, rmw, sizeOf, writer, signExt, type Fn } from './operands';
 import type { Ctx } from './context';
 
-const bitsOf = (op: Operand, fallback: number): number => {
-  const s = op.size === 1 || op.size === 2 || op.size === 4 ? op.size : fallback;
-  return s * 8;
-};
+const bitsOf = (op: Operand, fallback: number): number => sizeOf(op, fallback) * 8;
 
 /** The eight ALU operations (op 0-7 = add or adc sbb and sub xor cmp) on dst, src. */
 export function aluOp(op: number, dst: Operand, src: Operand): Fn {
@@ -121,25 +118,18 @@ export function lea(x: Ctx): Fn {
 }
 
 export function xchg(a: Operand, b: Operand): Fn {
-  const size = a.size === 1 || a.size === 2 || a.size === 4 ? a.size : 4;
+  const size = sizeOf(a, 4);
   if (a.kind === 'reg' && b.kind === 'reg') {
     const ga = reader(a), gb = reader(b), pa = writer(a), pb = writer(b);
     return (c) => { const t = ga(c); pa(c, gb(c)); pb(c, t); };
   }
   const [m, r] = a.kind === 'mem' ? [a, b] : [b, a];
   const gr = reader(r), pr = writer(r);
-  return (c) => {
-    let old = 0;
-    rmwOnce(m as MemOperand, size, c, (v) => { old = v; return gr(c); });
-    pr(c, old);
-  };
-}
-
-/** One read-modify-write of a memory operand with a plain callback. */
-function rmwOnce(m: MemOperand, size: number, c: Cpu, f: (v: number) => number): void {
-  const off = ea(m)(c);
-  c.rmw(m.seg, off, size);
-  c.wr(m.seg, off, size, f(c.rd(m.seg, off, size)));
+  // The memory side is written before the register, so a fault leaves both unchanged;
+  // `old` carries the memory value from the write-back to the register store.
+  let old = 0;
+  const swap = rmw(m, (c, v) => { old = v; return gr(c); }, size);
+  return (c) => { swap(c); pr(c, old); };
 }
 
 export function push(x: Ctx): Fn {
@@ -315,11 +305,9 @@ export function xadd(x: Ctx): Fn {
     const gd = reader(dst), pd = writer(dst);
     return (c) => { const d = gd(c), s = gs(c); const r = c.add(d, s, bits); ps(c, d); pd(c, r); };
   }
-  return (c) => {
-    let old = 0;
-    rmwOnce(dst as MemOperand, bits / 8, c, (v) => { old = v; return c.add(v, gs(c), bits); });
-    ps(c, old);
-  };
+  let old = 0;
+  const add = rmw(dst, (c, v) => { old = v; return c.add(v, gs(c), bits); }, bits / 8);
+  return (c) => { add(c); ps(c, old); };
 }
 
 export function cmpxchg(x: Ctx): Fn {
@@ -337,15 +325,14 @@ export function cmpxchg(x: Ctx): Fn {
       if (c.getZF()) pd(c, gs(c)); else pa(c, d);
     };
   }
-  return (c) => {
-    let old = 0;
-    rmwOnce(dst as MemOperand, size, c, (v) => {
-      old = v;
-      c.sub(ga(c), v, bits);
-      return c.getZF() ? gs(c) : v;
-    });
-    if (!c.getZF()) pa(c, old);
-  };
+  // The destination is written back even when the comparison fails, as on hardware.
+  let old = 0;
+  const exchange = rmw(dst, (c, v) => {
+    old = v;
+    c.sub(ga(c), v, bits);
+    return c.getZF() ? gs(c) : v;
+  }, size);
+  return (c) => { exchange(c); if (!c.getZF()) pa(c, old); };
 }
 
 export function bswap(x: Ctx): Fn {

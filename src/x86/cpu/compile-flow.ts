@@ -5,7 +5,7 @@
 import type { Operand } from '../decode/instr';
 import { CS, SS, type Cpu } from './cpu';
 import { EXC, fault, ud } from './fault';
-import { LF_NONE, OF, ZF } from './flags';
+import { OF } from './flags';
 import { raiseException, softwareInterrupt } from './interrupts';
 import { ea, reader, type Fn } from './operands';
 import { farCall, farJmp, farRet, iret } from './transfers';
@@ -24,33 +24,24 @@ function checkTarget(c: Cpu, t: number): void {
 export function jcc(x: Ctx): Fn {
   const t = target(x, x.ins.operands[0]);
   const next = x.next, cc = x.ins.cc;
-  if (cc === 5) {
-    return (c) => {
-      const z = c.lop === LF_NONE ? (c.flags & ZF) !== 0 : c.lr === 0;
-      if (z) c.eip = next; else { if (t > c.seg[CS].limit) checkTarget(c, t); c.eip = t; }
-    };
-  }
-  if (cc === 4) {
-    return (c) => {
-      const z = c.lop === LF_NONE ? (c.flags & ZF) !== 0 : c.lr === 0;
-      if (!z) c.eip = next; else { if (t > c.seg[CS].limit) checkTarget(c, t); c.eip = t; }
-    };
-  }
+  // jz/jnz (the usual loop branches) test the lazy result directly instead of going through cond().
+  if (cc === 5) return (c) => { if (c.getZF()) c.eip = next; else { checkTarget(c, t); c.eip = t; } };
+  if (cc === 4) return (c) => { if (!c.getZF()) c.eip = next; else { checkTarget(c, t); c.eip = t; } };
   return (c) => {
-    if (c.cond(cc)) { if (t > c.seg[CS].limit) checkTarget(c, t); c.eip = t; } else c.eip = next;
+    if (c.cond(cc)) { checkTarget(c, t); c.eip = t; } else c.eip = next;
   };
 }
 
 export function jmpRel(x: Ctx): Fn {
   const t = target(x, x.ins.operands[0]);
-  return (c) => { if (t > c.seg[CS].limit) checkTarget(c, t); c.eip = t; };
+  return (c) => { checkTarget(c, t); c.eip = t; };
 }
 
 export function callRel(x: Ctx): Fn {
   const t = target(x, x.ins.operands[0]);
   const next = x.next, osz = x.osz;
-  if (osz === 4) return (c) => { if (t > c.seg[CS].limit) checkTarget(c, t); c.push32(next); c.eip = t; };
-  return (c) => { if (t > c.seg[CS].limit) checkTarget(c, t); c.push16(next); c.eip = t; };
+  if (osz === 4) return (c) => { checkTarget(c, t); c.push32(next); c.eip = t; };
+  return (c) => { checkTarget(c, t); c.push16(next); c.eip = t; };
 }
 
 /** FF /2 /4: near indirect call/jmp. */

@@ -11,7 +11,7 @@ import { ioAccess } from './compile-system';
 
 const CHUNK = 4096;
 
-type Step = (c: Cpu, si: number, di: number, d: number) => void;
+type Step = (c: Cpu, si: number, di: number) => void;
 
 /**
  * Elements of a forward rep movs/stos that can be moved in bulk: within one
@@ -60,11 +60,11 @@ export function stringOp(x: Ctx): Compiled {
   const one = (c: Cpu): void => {
     const d = (c.flags & DF) !== 0 ? -size : size;
     if (a32) {
-      step(c, c.r[6] >>> 0, c.r[7] >>> 0, d);
+      step(c, c.r[6] >>> 0, c.r[7] >>> 0);
       if (usesSi) c.r[6] += d;
       if (usesDi) c.r[7] += d;
     } else {
-      step(c, c.r16[12], c.r16[14], d);
+      step(c, c.r16[12], c.r16[14]);
       if (usesSi) c.r16[12] += d;
       if (usesDi) c.r16[14] += d;
     }

@@ -8,7 +8,7 @@ import { CS, DS, ES, FS, GS, SS, type Cpu } from './cpu';
 import { EXC, fault, ud } from './fault';
 import { IF, LF_NONE, TF, VM, ZF } from './flags';
 import type { DescTableOp, VmxOp } from './intercept';
-import { ea, reader, writer, type Fn } from './operands';
+import { ea, reader, writer } from './operands';
 import { popf } from './transfers';
 import { descAttr, descBase, descLimit } from './segment';
 import type { Ctx, Compiled } from './context';

@@ -2,13 +2,14 @@
 // opcode (and ModRM.reg for groups) rather than on mnemonic text.
 
 import type { Instr } from '../decode/instr';
-import { CS, DS, ES, FS, GS, SS } from './cpu';
+import { SS } from './cpu';
 import { fault, ud, EXC } from './fault';
 import * as B from './compile-basic';
 import * as F from './compile-flow';
 import * as S from './compile-system';
 import { stringOp } from './compile-string';
 import { ender, normal, type Compiled, type Ctx } from './context';
+import type { Fn } from './operands';
 
 export function compile(ins: Instr, eip: number, code32: boolean): Compiled {
   const next = code32 ? (eip + ins.length) >>> 0 : (eip + ins.length) & 0xffff;
@@ -173,9 +174,8 @@ function compileOp(x: Ctx): Compiled | null {
 }
 
 /** Turns a plain instruction into a block ender that sets EIP (mov ss / pop ss / lss). */
-function seqEnd(x: Ctx, f: (c: import('./cpu').Cpu) => void): (c: import('./cpu').Cpu) => void {
+function seqEnd(x: Ctx, f: Fn): Fn {
   const next = x.next;
   return (c) => { f(c); c.eip = next; };
 }
 
-export { CS, DS, ES, FS, GS, fault, EXC };

@@ -10,7 +10,7 @@ import type { MsrSpace } from '../devices/msr';
 import { EXC, fault } from './fault';
 import { AC, ARITH, IF, IOPL, LazyFlags, LF_NONE, VM } from './flags';
 import type { CpuIntercept } from './intercept';
-import { ATTR_DB, ATTR_P, ATTR_S, ATTR_UNUSABLE, SegReg, descAttr, descBase, descLimit } from './segment';
+import { ATTR_P, ATTR_S, ATTR_UNUSABLE, SegReg, descAttr, descBase, descLimit } from './segment';
 
 export const ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
 export const REG_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
@@ -361,7 +361,8 @@ export class Cpu extends LazyFlags {
       return this.lr32(lin);
     }
     // Aligned: one typed-array load when the page is resident (and, with paging, in the TLB).
-    const page = this.mmu.active ? (this.tlb[lin >>> 12] & this.rbit) !== 0 ? this.tlb[lin >>> 12] >>> 12 : -1 : lin >>> 12;
+    let page = lin >>> 12;
+    if (this.mmu.active) { const e = this.tlb[page]; page = (e & this.rbit) !== 0 ? e >>> 12 : -1; }
     if (page >= 0) {
       const p32 = this.mem.rpages32[page];
       if (p32 !== undefined) return p32[(lin & 0xfff) >> 2];
@@ -389,7 +390,8 @@ export class Cpu extends LazyFlags {
       this.lw32(lin, v);
       return;
     }
-    const page = this.mmu.active ? (this.tlb[lin >>> 12] & this.wbit) !== 0 ? this.tlb[lin >>> 12] >>> 12 : -1 : lin >>> 12;
+    let page = lin >>> 12;
+    if (this.mmu.active) { const e = this.tlb[page]; page = (e & this.wbit) !== 0 ? e >>> 12 : -1; }
     if (page >= 0) {
       const p32 = this.mem.wpages32[page];
       if (p32 !== undefined) { p32[(lin & 0xfff) >> 2] = v; return; }

@@ -6,14 +6,13 @@
 // shadow, single-step traps, HLT, breakpoints and exact instruction limits.
 
 import { decode } from '../decode/index';
-import type { Bits } from '../decode/instr';
+import type { Bits, Instr } from '../decode/instr';
 import { compile, x87Escape } from './compile';
 import { CS, fetchPhys, type Cpu } from './cpu';
 import { CpuFault, EXC } from './fault';
 import { IF, RF, TF } from './flags';
 import { deliver, raiseException } from './interrupts';
 import type { Fn } from './operands';
-import type { Instr } from '../decode/instr';
 import { translate, type JitFn } from './jit';
 
 /** Executions of a block before it is translated to JavaScript. */
@@ -36,6 +35,8 @@ function directTarget(ins: Instr, next: number): number {
   return ins.opSize === 32 ? t >>> 0 : t & 0xffff;
 }
 
+// Read through a call: instructions and hooks set stopRequest behind the loop's back, and a
+// plain read after `c.stopRequest = null` would be narrowed to null by the type checker.
 const pendingStop = (c: Cpu): Cpu['stopRequest'] => c.stopRequest;
 
 export class Block {
@@ -103,6 +104,18 @@ export class Engine {
     const b = this.blocks.get(phys);
     if (b !== undefined && b.eip === c.eip && b.csBase === cs.base && b.code32 === c.code32) return b;
     return this.build(lin, phys);
+  }
+
+  /** The block at the current EIP, through b's successor link while that is still valid. */
+  private successor(b: Block): Block {
+    const c = this.c;
+    let nb = b.link;
+    if (nb === null || b.linkGen !== c.linGen || !nb.valid || nb.eip !== c.eip) {
+      nb = this.lookup();
+      b.link = nb;
+      b.linkGen = c.linGen;
+    }
+    return nb;
   }
 
   private build(lin: number, phys: number): Block {
@@ -242,8 +255,8 @@ export class Engine {
       let inLookup = false;
       let inJit = false;
       c.exitReq = false;
-      // RF (set by IRET from a fault frame) only suppresses instruction breakpoints, which are
-      // not modelled; it is dropped before the next instruction so later pushes show it clear.
+      // RF (set by IRET from a fault frame) has done its work: it suppressed the DR0-DR3 check
+      // above for this one instruction. It is dropped now so later pushes show it clear.
       if ((c.flags & RF) !== 0) c.flags &= ~RF;
       try {
         let partial = true;
@@ -264,14 +277,9 @@ export class Engine {
               c.keepEip = false;
               i = 0;
               if (c.exitReq) { partial = false; break; }
-              let nb = b.link;
-              if (nb === null || b.linkGen !== c.linGen || !nb.valid || nb.eip !== c.eip) {
-                inLookup = true;
-                nb = this.lookup();
-                inLookup = false;
-                b.link = nb; b.linkGen = c.linGen;
-              }
-              b = nb;
+              inLookup = true;
+              b = this.successor(b);
+              inLookup = false;
               if (b.bp) { partial = false; break; }
               continue;
             }
@@ -286,14 +294,9 @@ export class Engine {
             if (!b.endsWithBranch) c.eip = b.endEip;
             i = 0;
             if (c.exitReq) { partial = false; break; }
-            let nb = b.link;
-            if (nb === null || b.linkGen !== c.linGen || !nb.valid || nb.eip !== c.eip) {
-              inLookup = true;
-              nb = this.lookup();
-              inLookup = false;
-              b.link = nb; b.linkGen = c.linGen;
-            }
-            b = nb;
+            inLookup = true;
+            b = this.successor(b);
+            inLookup = false;
             if (b.bp) { partial = false; break; }
           }
         }
@@ -307,7 +310,7 @@ export class Engine {
             if (c.exitReq) { i++; break; }
           }
           done += i; c.icount += i;
-            if (c.repPartial) { c.repPartial = false; done--; c.icount--; skipBp = true; }
+          if (c.repPartial) { c.repPartial = false; done--; c.icount--; skipBp = true; }
           if (c.keepEip) c.keepEip = false;
           else if (i < fns.length) c.eip = b.eips[i];
           else if (!b.endsWithBranch) c.eip = b.endEip;
@@ -320,7 +323,7 @@ export class Engine {
           c.eip = b.eips[c.jitIndex];
         } else if (!inLookup) {
           done += i; c.icount += i;
-            if (c.repPartial) { c.repPartial = false; done--; c.icount--; skipBp = true; }
+          if (c.repPartial) { c.repPartial = false; done--; c.icount--; skipBp = true; }
           c.eip = b.eips[i];
         }
         if (!(e instanceof CpuFault)) return stop('error', `internal error at 0x${c.eip.toString(16)}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);

@@ -1,7 +1,7 @@
 // EFLAGS bits and the lazy-flag evaluator. Arithmetic instructions record
 // (op, a, b, result, size) instead of computing six flags; the flags are
 // derived only when something reads them (jcc, pushf, adc...). Operands and
-// results are stored unsigned and truncated to the operation size.
+// results are stored truncated to the operation size (see the recorders below).
 
 export const CF = 0x1;
 export const PF = 0x4;

@@ -5,7 +5,7 @@
 import { CpuFault, EXC, EXC_NAMES, fault } from './fault';
 import { AC, IF, NT, RF, TF, VM } from './flags';
 import { CS, DS, ES, FS, GS, SS, type Cpu } from './cpu';
-import { ATTR_UNUSABLE, SegReg, descAttr } from './segment';
+import { ATTR_UNUSABLE, SegReg, descAttr, descLimit } from './segment';
 import type { ExceptionKind } from './intercept';
 import { switchTask } from './tasks';
 
@@ -134,7 +134,7 @@ export function deliver(c: Cpu, vector: number, code: number, soft: boolean, ext
       c.push(oldCs, size);
       c.push(oldEip, size);
       if (code >= 0) c.push(code, size);
-      if (off > descLimitOf(lo, hi)) fault(EXC.GP, 0);
+      if (off > descLimit(lo, hi)) fault(EXC.GP, 0);
     } catch (err) {
       restoreStack(c, saved);
       throw err;
@@ -149,7 +149,7 @@ export function deliver(c: Cpu, vector: number, code: number, soft: boolean, ext
       c.push(oldCs, size);
       c.push(oldEip, size);
       if (code >= 0) c.push(code, size);
-      if (off > descLimitOf(lo, hi)) fault(EXC.GP, 0);
+      if (off > descLimit(lo, hi)) fault(EXC.GP, 0);
     } catch (err) {
       c.r[4] = esp;
       throw err;
@@ -162,11 +162,6 @@ export function deliver(c: Cpu, vector: number, code: number, soft: boolean, ext
   c.eip = off;
   if (v86) c.modeChanged();
   c.exitReq = true;
-}
-
-function descLimitOf(lo: number, hi: number): number {
-  const raw = (lo & 0xffff) | (hi & 0xf0000);
-  return (hi & 0x800000) !== 0 ? ((raw << 12) | 0xfff) >>> 0 : raw;
 }
 
 const isContributory = (v: number): boolean => v === 0 || (v >= 10 && v <= 13);
@@ -185,7 +180,7 @@ export function raiseException(c: Cpu, vector: number, code: number, kind: Excep
     const hook = c.intercept.exception;
     if (hook !== undefined && hook(c, vec, err, k)) return;
     try {
-      if (vec === EXC.PF && chain.length === 1) { /* CR2 already set by the MMU */ }
+      // CR2 of a #PF was set by the MMU when the fault was detected.
       deliver(c, vec, err, k === 'software' || k === 'software-exception', k !== 'software' && k !== 'software-exception', k === 'fault');
       return;
     } catch (e) {

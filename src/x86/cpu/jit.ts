@@ -137,6 +137,8 @@ export function translate(b: JitInput): JitFn | null {
   const lines: string[] = [];
   const last = n - 1;
   const lastIns = b.instrs[last];
+  /** EIP after instruction k of the block (the next one's address, or the block's end). */
+  const after = (k: number): number => b.eips[k + 1] ?? b.endEip;
   for (let k = 0; k < n; k++) {
     const ins = b.instrs[k];
     lines.push(`i = ${k};`);
@@ -180,15 +182,15 @@ export function translate(b: JitInput): JitFn | null {
     if ((op === 0xe8 || op === 0xe9 || op === 0xeb) && rel !== undefined && rel.kind === 'rel') {
       // A direct jmp/call followed inside the block.
       const next = ins.opSize === 32 ? (b.eips[k] + ins.length) >>> 0 : (b.eips[k] + ins.length) & 0xffff;
-      const t = b.eips[k + 1] ?? b.endEip;
+      const t = after(k);
       lines.push(`if (${t} > c.seg[1].limit) f[${k}](c);`);
-      if (op === 0xe8) lines.push(ins.opSize === 32 ? `if (c.stack32) { const sp = (r[4] - 4) >>> 0; c.wr32(2, sp, ${next | 0}); r[4] = sp; } else c.push32(${next});` : `c.push16(${next});`);
+      if (op === 0xe8) lines.push(ins.opSize === 32 ? `c.push32(${next});` : `c.push16(${next});`);
       lines.push(`if (c.exitReq) { c.eip = ${t}; return n + ${k + 1}; }`);
       continue;
     }
     if (op === 0xc3) {
       // A guarded return inside the block (see Engine.build).
-      const expected = b.eips[k + 1] ?? b.endEip;
+      const expected = after(k);
       const slow = `f[${k}](c); if (c.exitReq) { if (!c.keepEip) c.eip = ${expected}; c.keepEip = false; return n + ${k + 1}; }`;
       if (ins.opSize === 32) {
         lines.push(`if (c.stack32) { const sp = r[4] >>> 0; if ((c.rd32(2, sp) >>> 0) === ${expected}) r[4] = sp + 4; else { ${slow} } } else { ${slow} }`);
@@ -200,10 +202,10 @@ export function translate(b: JitInput): JitFn | null {
     const em = emitInline(ins);
     if (em !== null) {
       lines.push(em.code);
-      if (em.mayExit) lines.push(`if (c.exitReq) { c.eip = ${b.eips[k + 1] ?? b.endEip}; return n + ${k + 1}; }`);
+      if (em.mayExit) lines.push(`if (c.exitReq) { c.eip = ${after(k)}; return n + ${k + 1}; }`);
     } else {
       lines.push(`f[${k}](c);`);
-      lines.push(`if (c.exitReq) { ${k + 1 < n ? `c.eip = ${b.eips[k + 1]};` : `c.eip = ${b.endEip};`} return n + ${k + 1}; }`);
+      lines.push(`if (c.exitReq) { c.eip = ${after(k)}; return n + ${k + 1}; }`);
     }
   }
   if (!b.endsWithBranch) lines.push(`c.eip = ${b.endEip}; return n + ${n};`);

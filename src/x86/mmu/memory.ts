@@ -117,15 +117,9 @@ export class PhysicalMemory {
   }
 
   private writeSlow(addr: number, v: number): void {
-    const p = addr >>> PAGE_SHIFT;
-    const page = this.allocate(p);
-    if (page === undefined) return;
-    page[addr & 0xfff] = v;
-    if (this.codePage[p] === 1) {
-      this.codePage[p] = 0;
-      this.onCodeWrite?.(p);
-    }
-    this.wpages[p] = page;
+    // Through writablePage so the page also gets its Int32 view for the dword fast paths.
+    const page = this.writablePage(addr >>> PAGE_SHIFT);
+    if (page !== undefined) page[addr & 0xfff] = v;
   }
 
   /** Page for writing at a page number (allocating it), or undefined for ROM/unbacked. */

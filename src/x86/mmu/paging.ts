@@ -36,7 +36,9 @@ export class Mmu {
   active = false;
   gpaToHpa: GpaTranslator | null = null;
   readonly tlb = new Int32Array(0x100000);
+  /** Linear pages that may hold an entry (so a flush visits only those), each listed once. */
   private filled: number[] = [];
+  private readonly listed = new Uint8Array(0x100000);
   /** Linear pages holding data breakpoints: never cached, reported through onWatch. */
   readonly watch = new Set<number>();
   onWatch: ((linear: number, access: number) => void) | null = null;
@@ -59,7 +61,7 @@ export class Mmu {
     const keep: number[] = [];
     for (const p of this.filled) {
       if (!all && (this.tlb[p] & TLB_G) !== 0 && this.pge) keep.push(p);
-      else this.tlb[p] = 0;
+      else { this.tlb[p] = 0; this.listed[p] = 0; }
     }
     this.filled = keep;
   }
@@ -156,7 +158,8 @@ export class Mmu {
 
   private fill(lp: number, entry: number): void {
     if (this.watch.size > 0 && this.watch.has(lp)) return;
-    if (this.tlb[lp] === 0) this.filled.push(lp);
+    // An entry dropped by INVLPG stays listed: listing it again would grow the list for ever.
+    if (this.listed[lp] === 0) { this.listed[lp] = 1; this.filled.push(lp); }
     this.tlb[lp] = entry;
   }
 
