@@ -4,11 +4,12 @@ export type { MachineSnapshot, MachineStateSummary, CpuSnapshot, StopInfo, StopR
 export { Cpu, CS, DS, ES, FS, GS, SS, REG_NAMES } from './cpu/cpu';
 export type { RegName, TableReg } from './cpu/cpu';
 export type { CpuIntercept, InstrHook, IoAccess, DescTableOp, VmxOp, ExceptionKind } from './cpu/intercept';
-export { CpuFault, EXC, EXC_NAMES } from './cpu/fault';
+export { CpuFault, EXC, EXC_NAMES, VmExitSignal } from './cpu/fault';
+export type { DeliveringEvent } from './cpu/fault';
 export { SegReg } from './cpu/segment';
 export type { SegmentCache } from './cpu/segment';
 export { PhysicalMemory } from './mmu/memory';
-export { Mmu } from './mmu/paging';
+export { Mmu, GRANT_READ, GRANT_WRITE, GRANT_FETCH, GRANT_ALL } from './mmu/paging';
 export type { GpaTranslator } from './mmu/paging';
 export { IoBus } from './devices/iobus';
 export type { IoDevice } from './devices/iobus';

@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Machine } from '../../src/x86/machine';
 import type { IoAccess } from '../../src/x86/cpu/intercept';
+import { VmExitSignal } from '../../src/x86/cpu/fault';
+import { GRANT_READ } from '../../src/x86/mmu/paging';
 
 const FLAT = 0x100000;
 
@@ -141,4 +143,56 @@ test('a hook can switch the whole state (a VM exit) and reloadState() re-derives
   assert.equal(s.mode, 'real');
   assert.equal(s.eax & 0xffff, 0x77, '16-bit code after the switch (mov ax, imm16)');
   assert.equal(s.eip, 0x7004);
+});
+
+test('an instruction hook can end the run with a VM exit: EIP stays on the instruction, nothing after it runs', () => {
+  // mov eax, 1; cpuid; mov ebx, 2; hlt
+  const code = [0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0xa2, 0xbb, 0x02, 0x00, 0x00, 0x00, 0xf4];
+  for (const useStep of [false, true]) {
+    const m = flat(code);
+    const signal = new VmExitSignal({ reason: 10 }, 'CPUID exit');
+    m.cpu.intercept = { cpuid: () => { throw signal; } };
+    if (useStep) assert.equal(m.step().reason, 'limit');
+    const stop = useStep ? m.step() : m.run(10);
+    assert.equal(stop.reason, 'vmexit');
+    assert.equal(stop.message, 'CPUID exit');
+    assert.equal(stop.vmexit, signal);
+    assert.deepEqual(stop.vmexit?.payload, { reason: 10 });
+    assert.equal(stop.vmexit?.event, null);
+    assert.equal(stop.eip, FLAT + 5);
+    assert.equal(stop.instructions, useStep ? 0 : 1);
+    assert.equal(m.state().eax, 1, 'cpuid did not run');
+    assert.equal(m.state().ebx, 0);
+  }
+});
+
+test('a VM exit on the instruction after sti keeps the interrupt shadow for its restart', () => {
+  // sti; cpuid; hlt
+  const m = flat([0xfb, 0x0f, 0xa2, 0xf4]);
+  let exits = 0;
+  m.cpu.intercept = { cpuid: (c, _i, len) => { if (exits++ === 0) throw new VmExitSignal(null); c.eip = c.eip + len; return true; } };
+  assert.equal(m.run(10).reason, 'vmexit');
+  assert.equal(m.cpu.shadow, true, 'blocking by STI still in effect');
+  const got: number[] = [];
+  m.cpu.intercept.interrupt = (_c, v) => { got.push(v); return true; };
+  m.cpu.requestInterrupt(0x30);
+  m.step();
+  assert.deepEqual(got, [], 'held off until cpuid completes');
+  assert.equal(m.state().eip, FLAT + 3);
+  m.step();
+  assert.deepEqual(got, [0x30]);
+});
+
+test('the translator sees full addresses and the linear address, and the TLB keeps only what it granted', () => {
+  // mov eax, [0x200010]; mov [0x200014], eax; mov [0x200018], eax; hlt (paging off)
+  const m = flat([0xa1, 0x10, 0x00, 0x20, 0x00, 0xa3, 0x14, 0x00, 0x20, 0x00, 0xa3, 0x18, 0x00, 0x20, 0x00, 0xf4]);
+  const seen: string[] = [];
+  m.cpu.mmu.gpaToHpa = (gpa, access, structure, linear) => {
+    if (gpa >>> 12 === 0x200) seen.push(`${gpa.toString(16)} ${access} ${structure} ${linear.toString(16)}`);
+    if (access === 0 && gpa >>> 12 === 0x200) m.cpu.mmu.gpaGrant = GRANT_READ;
+    return gpa;
+  };
+  m.cpu.flushTlb();
+  assert.equal(m.run(10).reason, 'hlt');
+  assert.deepEqual(seen, ['200010 0 false 200010', '200014 1 false 200014'], 'the first write asks again, the second hits the TLB');
 });

@@ -4,7 +4,7 @@
 // the compile*.ts modules.
 
 import { PhysicalMemory } from '../mmu/memory';
-import { ACC_USER, ACC_WRITE, Mmu, TLB_SW, TLB_UR, TLB_UW, TLB_V } from '../mmu/paging';
+import { ACC_USER, ACC_WRITE, Mmu, TLB_NX, TLB_SW, TLB_UR, TLB_UW, TLB_V } from '../mmu/paging';
 import type { IoBus } from '../devices/iobus';
 import type { MsrSpace } from '../devices/msr';
 import { EXC, fault } from './fault';
@@ -628,6 +628,7 @@ export function fetchPhys(c: Cpu, lin: number): number {
   lin >>>= 0;
   if (!c.mmu.active) return lin;
   const e = c.tlb[lin >>> 12];
-  if ((e & c.rbit) !== 0) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
+  // TLB_NX: the guest-physical step granted reads of this page but not fetches.
+  if ((e & (c.rbit | TLB_NX)) === c.rbit) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
   return c.mmu.translate(lin, (c.cpl === 3 ? ACC_USER : 0) | 4);
 }

@@ -9,7 +9,7 @@ import { decode } from '../decode/index';
 import type { Bits, Instr } from '../decode/instr';
 import { compile, x87Escape } from './compile';
 import { CS, fetchPhys, type Cpu } from './cpu';
-import { CpuFault, EXC } from './fault';
+import { CpuFault, EXC, VmExitSignal, noteDelivery } from './fault';
 import { IF, RF, TF } from './flags';
 import { deliver, raiseException } from './interrupts';
 import type { Fn } from './operands';
@@ -18,8 +18,16 @@ import { translate, type JitFn } from './jit';
 /** Executions of a block before it is translated to JavaScript. */
 const JIT_THRESHOLD = 16;
 
-export type StopReason = 'hlt' | 'triple-fault' | 'limit' | 'breakpoint' | 'shutdown' | 'error';
-export interface StopInfo { reason: StopReason; message: string; instructions: number; eip: number; cs: number }
+export type StopReason = 'hlt' | 'triple-fault' | 'limit' | 'breakpoint' | 'shutdown' | 'error' | 'vmexit';
+export interface StopInfo {
+  reason: StopReason;
+  message: string;
+  instructions: number;
+  eip: number;
+  cs: number;
+  /** With reason 'vmexit': the signal a hook threw (its payload, and the event being delivered if any). */
+  vmexit?: VmExitSignal;
+}
 
 const MAX_BLOCK = 64;
 const ZERO_PAGE = new Uint8Array(4096);
@@ -213,137 +221,154 @@ export class Engine {
     c.stopRequest = null;
     const stop = (reason: StopReason, message: string): StopInfo =>
       ({ reason, message, instructions: done, eip: c.eip >>> 0, cs: c.seg[CS].selector });
-    for (;;) {
-      const r = pendingStop(c);
-      if (r !== null) {
-        c.stopRequest = null;
-        return stop(r.reason, r.message);
-      }
-      let inhibit = false;
-      if (c.shadow) { inhibit = true; c.shadow = false; }
-      if (!inhibit && (c.nmiPending || c.irqQueue.length > 0)) {
-        if (this.events()) {
-          if (pendingStop(c) !== null) continue;
-          if (step) return stop('limit', 'event delivered');
+    // Taken when a hook ends the run with a VM exit; `inhibit` is restored because the
+    // interrupted instruction has not run, so its STI/MOV SS shadow still applies.
+    let inhibit = false;
+    const vmexit = (e: VmExitSignal): StopInfo => {
+      if (inhibit) c.shadow = true;
+      c.exitReq = false;
+      return { ...stop('vmexit', e.message), vmexit: e };
+    };
+    try {
+      for (;;) {
+        const r = pendingStop(c);
+        if (r !== null) {
+          c.stopRequest = null;
+          return stop(r.reason, r.message);
+        }
+        inhibit = false;
+        if (c.shadow) { inhibit = true; c.shadow = false; }
+        if (!inhibit && (c.nmiPending || c.irqQueue.length > 0)) {
+          if (this.events()) {
+            if (pendingStop(c) !== null) continue;
+            if (step) return stop('limit', 'event delivered');
+            continue;
+          }
+        }
+        if (c.halted) return stop('hlt', (c.flags & IF) === 0 ? 'hlt with interrupts disabled' : 'hlt with no interrupt pending');
+        if (done >= max) return stop('limit', `instruction limit ${max} reached`);
+        let b: Block;
+        try {
+          b = this.lookup();
+        } catch (e) {
+          if (e instanceof VmExitSignal) return vmexit(e);
+          if (!(e instanceof CpuFault)) return stop('error', String(e instanceof Error ? e.stack ?? e.message : e));
+          raiseException(c, e.vector, e.code, 'fault');
+          if (step && pendingStop(c) === null) return stop('limit', `${e.describe()} delivered`);
           continue;
         }
-      }
-      if (c.halted) return stop('hlt', (c.flags & IF) === 0 ? 'hlt with interrupts disabled' : 'hlt with no interrupt pending');
-      if (done >= max) return stop('limit', `instruction limit ${max} reached`);
-      let b: Block;
-      try {
-        b = this.lookup();
-      } catch (e) {
-        if (!(e instanceof CpuFault)) return stop('error', String(e instanceof Error ? e.stack ?? e.message : e));
-        raiseException(c, e.vector, e.code, 'fault');
-        if (step && pendingStop(c) === null) return stop('limit', `${e.describe()} delivered`);
-        continue;
-      }
-      // A rep instruction continuing after a chunk is the same instruction: no second stop.
-      if (b.bp && !first && !skipBp) return stop('breakpoint', `breakpoint at 0x${((c.seg[CS].base + c.eip) >>> 0).toString(16)}`);
-      first = false;
-      skipBp = false;
-      if (b.drMask !== 0 && (c.flags & RF) === 0) {
-        // Instruction breakpoint in DR0-DR3: a fault before the instruction.
-        c.dr[6] = ((c.dr[6] & ~0xf) | b.drMask) >>> 0;
-        raiseException(c, EXC.DB, -1, 'fault');
-        if (step && pendingStop(c) === null) return stop('limit', '#DB delivered');
-        continue;
-      }
-      const tf = (c.flags & TF) !== 0;
-      let i = 0;
-      let inLookup = false;
-      let inJit = false;
-      c.exitReq = false;
-      // RF (set by IRET from a fault frame) has done its work: it suppressed the DR0-DR3 check
-      // above for this one instruction. It is dropped now so later pushes show it clear.
-      if ((c.flags & RF) !== 0) c.flags &= ~RF;
-      try {
-        let partial = true;
-        if (!inhibit && !tf && !step && !c.debugActive) {
-          // Fast path: whole blocks, chained through their successor links.
-          for (;;) {
-            const fns = b.fns;
-            const n = fns.length;
-            if (n > max - done) break;
-            let jf = b.jit;
-            if (jf === null && this.jitEnabled && ++b.hits === JIT_THRESHOLD && !b.bp && !b.readsCount) jf = b.jit = translate(b);
-            if (jf !== null) {
-              inJit = true;
-              const k = jf(c, max - done);
-              inJit = false;
-              done += k; c.icount += k;
+        // A rep instruction continuing after a chunk is the same instruction: no second stop.
+        if (b.bp && !first && !skipBp) return stop('breakpoint', `breakpoint at 0x${((c.seg[CS].base + c.eip) >>> 0).toString(16)}`);
+        first = false;
+        skipBp = false;
+        if (b.drMask !== 0 && (c.flags & RF) === 0) {
+          // Instruction breakpoint in DR0-DR3: a fault before the instruction.
+          c.dr[6] = ((c.dr[6] & ~0xf) | b.drMask) >>> 0;
+          raiseException(c, EXC.DB, -1, 'fault');
+          if (step && pendingStop(c) === null) return stop('limit', '#DB delivered');
+          continue;
+        }
+        const tf = (c.flags & TF) !== 0;
+        let i = 0;
+        let inLookup = false;
+        let inJit = false;
+        c.exitReq = false;
+        // RF (set by IRET from a fault frame) has done its work: it suppressed the DR0-DR3 check
+        // above for this one instruction. It is dropped now so later pushes show it clear.
+        if ((c.flags & RF) !== 0) c.flags &= ~RF;
+        try {
+          let partial = true;
+          if (!inhibit && !tf && !step && !c.debugActive) {
+            // Fast path: whole blocks, chained through their successor links.
+            for (;;) {
+              const fns = b.fns;
+              const n = fns.length;
+              if (n > max - done) break;
+              let jf = b.jit;
+              if (jf === null && this.jitEnabled && ++b.hits === JIT_THRESHOLD && !b.bp && !b.readsCount) jf = b.jit = translate(b);
+              if (jf !== null) {
+                inJit = true;
+                const k = jf(c, max - done);
+                inJit = false;
+                done += k; c.icount += k;
+                if (c.repPartial) { c.repPartial = false; done--; c.icount--; skipBp = true; }
+                c.keepEip = false;
+                i = 0;
+                if (c.exitReq) { partial = false; break; }
+                inLookup = true;
+                b = this.successor(b);
+                inLookup = false;
+                if (b.bp) { partial = false; break; }
+                continue;
+              }
+              for (i = 0; i < n; i++) {
+                fns[i](c);
+                if (c.exitReq) { i++; break; }
+              }
+              done += i; c.icount += i;
               if (c.repPartial) { c.repPartial = false; done--; c.icount--; skipBp = true; }
-              c.keepEip = false;
+              if (c.keepEip) { c.keepEip = false; partial = false; break; }
+              if (i < n) { c.eip = b.eips[i]; partial = false; break; }
+              if (!b.endsWithBranch) c.eip = b.endEip;
               i = 0;
               if (c.exitReq) { partial = false; break; }
               inLookup = true;
               b = this.successor(b);
               inLookup = false;
               if (b.bp) { partial = false; break; }
-              continue;
             }
+          }
+          if (partial) {
+            const fns = b.fns;
+            let n = fns.length;
+            if (n > max - done) n = max - done;
+            if (inhibit || tf) n = 1;
             for (i = 0; i < n; i++) {
               fns[i](c);
               if (c.exitReq) { i++; break; }
             }
             done += i; c.icount += i;
             if (c.repPartial) { c.repPartial = false; done--; c.icount--; skipBp = true; }
-            if (c.keepEip) { c.keepEip = false; partial = false; break; }
-            if (i < n) { c.eip = b.eips[i]; partial = false; break; }
-            if (!b.endsWithBranch) c.eip = b.endEip;
-            i = 0;
-            if (c.exitReq) { partial = false; break; }
-            inLookup = true;
-            b = this.successor(b);
-            inLookup = false;
-            if (b.bp) { partial = false; break; }
+            if (c.keepEip) c.keepEip = false;
+            else if (i < fns.length) c.eip = b.eips[i];
+            else if (!b.endsWithBranch) c.eip = b.endEip;
           }
-        }
-        if (partial) {
-          const fns = b.fns;
-          let n = fns.length;
-          if (n > max - done) n = max - done;
-          if (inhibit || tf) n = 1;
-          for (i = 0; i < n; i++) {
-            fns[i](c);
-            if (c.exitReq) { i++; break; }
+        } catch (e) {
+          c.keepEip = false;
+          if (inJit) {
+            const k = c.jitDone + c.jitIndex;
+            done += k; c.icount += k;
+            c.eip = b.eips[c.jitIndex];
+          } else if (!inLookup) {
+            done += i; c.icount += i;
+            if (c.repPartial) { c.repPartial = false; done--; c.icount--; skipBp = true; }
+            c.eip = b.eips[i];
           }
-          done += i; c.icount += i;
-          if (c.repPartial) { c.repPartial = false; done--; c.icount--; skipBp = true; }
-          if (c.keepEip) c.keepEip = false;
-          else if (i < fns.length) c.eip = b.eips[i];
-          else if (!b.endsWithBranch) c.eip = b.endEip;
+          if (e instanceof VmExitSignal) return vmexit(e);
+          if (!(e instanceof CpuFault)) return stop('error', `internal error at 0x${c.eip.toString(16)}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+          raiseException(c, e.vector, e.code, 'fault');
+          if (step && pendingStop(c) === null) return stop('limit', `${e.describe()} delivered`);
+          continue;
         }
-      } catch (e) {
-        c.keepEip = false;
-        if (inJit) {
-          const k = c.jitDone + c.jitIndex;
-          done += k; c.icount += k;
-          c.eip = b.eips[c.jitIndex];
-        } else if (!inLookup) {
-          done += i; c.icount += i;
-          if (c.repPartial) { c.repPartial = false; done--; c.icount--; skipBp = true; }
-          c.eip = b.eips[i];
+        inhibit = false;
+        // After MOV SS / POP SS, debug traps wait for the next instruction too.
+        const ssShadow = c.ssShadow;
+        c.ssShadow = false;
+        if ((tf || c.dbPending !== 0) && pendingStop(c) === null && !ssShadow) {
+          // Single-step and data breakpoints: one #DB trap after the instruction.
+          c.dr[6] = ((c.dr[6] & ~0xf) | c.dbPending | (tf ? 0x4000 : 0)) >>> 0;
+          c.dbPending = 0;
+          raiseException(c, EXC.DB, -1, 'trap');
         }
-        if (!(e instanceof CpuFault)) return stop('error', `internal error at 0x${c.eip.toString(16)}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
-        raiseException(c, e.vector, e.code, 'fault');
-        if (step && pendingStop(c) === null) return stop('limit', `${e.describe()} delivered`);
-        continue;
+        if (step) {
+          if (pendingStop(c) !== null) continue;
+          return stop('limit', 'single step');
+        }
       }
-      // After MOV SS / POP SS, debug traps wait for the next instruction too.
-      const ssShadow = c.ssShadow;
-      c.ssShadow = false;
-      if ((tf || c.dbPending !== 0) && pendingStop(c) === null && !ssShadow) {
-        // Single-step and data breakpoints: one #DB trap after the instruction.
-        c.dr[6] = ((c.dr[6] & ~0xf) | c.dbPending | (tf ? 0x4000 : 0)) >>> 0;
-        c.dbPending = 0;
-        raiseException(c, EXC.DB, -1, 'trap');
-      }
-      if (step) {
-        if (pendingStop(c) !== null) continue;
-        return stop('limit', 'single step');
-      }
+    } catch (e) {
+      // From event delivery between instructions or a hook (after the rewind for a fault).
+      if (e instanceof VmExitSignal) return vmexit(e);
+      throw e;
     }
   }
 
@@ -356,7 +381,13 @@ export class Engine {
       const h = c.intercept.interrupt;
       if (h !== undefined && h(c, -1)) return true;
       c.nmiBlocked = true;
-      this.deliverExternal(EXC.NMI);
+      try {
+        this.deliverExternal(EXC.NMI, true);
+      } catch (e) {
+        // Not delivered: the VMM re-injects it, and the injection blocks NMIs again.
+        if (e instanceof VmExitSignal) c.nmiBlocked = false;
+        throw e;
+      }
       return true;
     }
     if (c.irqQueue.length > 0 && (c.flags & IF) !== 0) {
@@ -370,12 +401,12 @@ export class Engine {
     return false;
   }
 
-  private deliverExternal(vector: number): void {
+  private deliverExternal(vector: number, nmi = false): void {
     const c = this.c;
     try {
       deliver(c, vector, -1, false, true);
     } catch (e) {
-      if (!(e instanceof CpuFault)) throw e;
+      if (!(e instanceof CpuFault)) { noteDelivery(e, vector, -1, nmi ? 'nmi' : 'external'); throw e; }
       raiseException(c, e.vector, e.code, 'fault');
     }
   }

@@ -38,3 +38,39 @@ export function fault(vector: number, code = -1, detail = ''): never {
 
 export const gp = (code = 0): never => fault(EXC.GP, code);
 export const ud = (): never => fault(EXC.UD);
+
+/** The event the CPU was delivering when a VM exit interrupted it (for IDT-vectoring information). */
+export interface DeliveringEvent {
+  vector: number;
+  /** Error code, or -1 for none. */
+  errorCode: number;
+  /**
+   * How the event arose: the exception kinds of the `exception` hook
+   * ('software' is INT n, 'software-exception' INT3/INTO, 'trap' also INT1),
+   * 'external' for an interrupt from `requestInterrupt`, 'nmi' for an NMI.
+   */
+  kind: 'fault' | 'trap' | 'abort' | 'software' | 'software-exception' | 'external' | 'nmi';
+}
+
+/**
+ * Thrown by an intercept hook or by the MMU's guest-physical step to end
+ * the run with a VM exit. The CPU treats it like a fault of the current
+ * instruction (EIP back on it, nothing of it committed) but, instead of
+ * delivering anything, returns from run()/step() with reason 'vmexit' and
+ * this signal in `StopInfo.vmexit`. Not an Error: exits are frequent and a
+ * stack trace would be wasted work.
+ */
+export class VmExitSignal<T = unknown> {
+  /** Set by the CPU when the exit interrupted the delivery of an event; null otherwise. */
+  event: DeliveringEvent | null = null;
+  constructor(
+    /** Whatever the hook wants the VMM to receive (exit reason, qualification...). */
+    readonly payload: T,
+    readonly message = 'VM exit',
+  ) {}
+}
+
+/** Records on a VM exit signal the event whose delivery it interrupted (the innermost one wins). */
+export function noteDelivery(e: unknown, vector: number, errorCode: number, kind: DeliveringEvent['kind']): void {
+  if (e instanceof VmExitSignal && e.event === null) e.event = { vector, errorCode, kind };
+}

@@ -2,7 +2,7 @@
 // IDT (interrupt and trap gates), with the inter-privilege stack switch
 // through the TSS and the double/triple fault rules.
 
-import { CpuFault, EXC, EXC_NAMES, fault } from './fault';
+import { CpuFault, EXC, EXC_NAMES, VmExitSignal, fault, noteDelivery } from './fault';
 import { AC, IF, NT, RF, TF, VM } from './flags';
 import { CS, DS, ES, FS, GS, SS, type Cpu } from './cpu';
 import { ATTR_UNUSABLE, SegReg, descAttr, descLimit } from './segment';
@@ -56,9 +56,16 @@ function deliverReal(c: Cpu, vector: number): void {
   const a = (c.idtr.base + vector * 4) >>> 0;
   const ip = c.sysR16(a);
   const cs = c.sysR16(a + 2);
-  c.push16(c.getFlags());
-  c.push16(c.seg[CS].selector);
-  c.push16(c.eip);
+  const sp = c.r[4];
+  try {
+    c.push16(c.getFlags());
+    c.push16(c.seg[CS].selector);
+    c.push16(c.eip);
+  } catch (e) {
+    // A VM exit must leave the guest as before the event; a fault keeps its historical behaviour.
+    if (e instanceof VmExitSignal) c.r[4] = sp;
+    throw e;
+  }
   c.flags &= ~(IF | TF | AC | RF);
   c.loadSegReal(CS, cs);
   c.eip = ip;
@@ -111,11 +118,15 @@ export function deliver(c: Cpu, vector: number, code: number, soft: boolean, ext
   const oldCs = c.seg[CS].selector;
   const oldEip = c.eip;
   let newCpl = c.cpl;
+  // The stack as it was, so a VM exit on the descriptor update below leaves no trace.
+  let outer: SavedStack | null = null;
+  const esp0 = c.r[4];
   if (!conforming && dpl < c.cpl) {
     if (v86 && dpl !== 0) fault(EXC.GP, (sel & 0xfffc) | e);
     const [nss, nesp] = tssStack(c, dpl, e);
     const [slo, shi] = checkNewSs(c, nss, dpl, e);
     const saved = saveStack(c);
+    outer = saved;
     const oldSs = c.seg[SS].selector;
     const oldEsp = c.r[4] >>> 0;
     try {
@@ -155,7 +166,14 @@ export function deliver(c: Cpu, vector: number, code: number, soft: boolean, ext
       throw err;
     }
   }
-  c.setAccessed(daddr, hi);
+  try {
+    c.setAccessed(daddr, hi);
+  } catch (err) {
+    if (err instanceof VmExitSignal) {
+      if (outer !== null) restoreStack(c, outer); else c.r[4] = esp0;
+    }
+    throw err;
+  }
   c.setCs(sel, lo, hi, newCpl);
   c.flags &= ~(TF | NT | RF | VM);
   if (!trapGate) c.flags &= ~IF;
@@ -184,7 +202,7 @@ export function raiseException(c: Cpu, vector: number, code: number, kind: Excep
       deliver(c, vec, err, k === 'software' || k === 'software-exception', k !== 'software' && k !== 'software-exception', k === 'fault');
       return;
     } catch (e) {
-      if (!(e instanceof CpuFault)) throw e;
+      if (!(e instanceof CpuFault)) { noteDelivery(e, vec, err, k); throw e; }
       const second = e.vector;
       if (vec === EXC.DF) {
         chain.push(e.describe());
@@ -211,5 +229,10 @@ export function softwareInterrupt(c: Cpu, vector: number, kind: ExceptionKind = 
   if (kind === 'software' && (c.flags & VM) !== 0 && c.iopl < 3) fault(EXC.GP, 0); // INT n only; INT3/INTO are not IOPL-sensitive
   const hook = c.intercept.exception;
   if (hook !== undefined && hook(c, vector, -1, kind)) return;
-  deliver(c, vector, -1, true, false);
+  try {
+    deliver(c, vector, -1, true, false);
+  } catch (e) {
+    noteDelivery(e, vector, -1, kind);
+    throw e;
+  }
 }

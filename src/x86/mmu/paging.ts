@@ -4,8 +4,11 @@
 // common access is one array load and one bit test.
 //
 // Every guest-physical address that paging produces (paging-structure
-// reads and final addresses) goes through `gpaToHpa` when it is set: the
-// single replaceable step an EPT model hooks.
+// reads and updates, and final addresses) goes through `gpaToHpa` when it
+// is set: the single replaceable step an EPT model hooks. The step may
+// narrow what the TLB keeps (`gpaGrant`) so that a later access needing
+// more rights comes back to it, and may end the run with a VM exit by
+// throwing a VmExitSignal.
 
 import { CpuFault } from '../cpu/fault';
 import type { PhysicalMemory } from './memory';
@@ -16,6 +19,7 @@ export const TLB_SW = 2; // supervisor may write (dirty already set)
 export const TLB_UR = 4; // user may read
 export const TLB_UW = 8; // user may write (dirty already set)
 export const TLB_G = 16; // global page
+export const TLB_NX = 32; // instruction fetches must ask the translator (it did not grant execute)
 
 /** Access kinds passed to translate(). */
 export const ACC_READ = 0;
@@ -23,8 +27,22 @@ export const ACC_WRITE = 1;
 export const ACC_USER = 2;
 export const ACC_FETCH = 4;
 
-/** The EPT hook: guest-physical to host-physical; may throw to stop the access. */
-export type GpaTranslator = (gpa: number, access: number, isPagingStructure: boolean) => number;
+/** Rights a translator grants for the page it just translated (`Mmu.gpaGrant`). */
+export const GRANT_READ = 1;
+/** Writes may hit the TLB without asking again (writable and, with EPT A/D, dirty already set). */
+export const GRANT_WRITE = 2;
+export const GRANT_FETCH = 4;
+export const GRANT_ALL = 7;
+
+/**
+ * The EPT hook: guest-physical to host-physical, keeping the page offset.
+ * `gpa` is the full address; `access` the ACC_* bits (for a paging-structure
+ * entry ACC_WRITE means the walk is about to set its accessed/dirty bits,
+ * ACC_READ a plain read); `linear` the guest-linear address being translated
+ * (every access of this CPU has one). It may throw a CpuFault, or a
+ * VmExitSignal to end the run with a VM exit.
+ */
+export type GpaTranslator = (gpa: number, access: number, isPagingStructure: boolean, linear: number) => number;
 
 export class Mmu {
   pagingOn = false;
@@ -35,6 +53,14 @@ export class Mmu {
   /** True when linear addresses must go through the TLB (paging or EPT). */
   active = false;
   gpaToHpa: GpaTranslator | null = null;
+  /**
+   * Set by `gpaToHpa` for a final translation (GRANT_* bits; reset to
+   * GRANT_ALL before each call): the TLB entry keeps only what was granted,
+   * so a write or fetch the translator has not allowed asks it again.
+   */
+  gpaGrant = GRANT_ALL;
+  /** A side-effect-free translator for `probe` (debugger views); falls back to `gpaToHpa`. */
+  gpaProbe: GpaTranslator | null = null;
   readonly tlb = new Int32Array(0x100000);
   /** Linear pages that may hold an entry (so a flush visits only those), each listed once. */
   private filled: number[] = [];
@@ -82,8 +108,16 @@ export class Mmu {
     this.tlb[linear >>> 12] = 0;
   }
 
-  private gpa(addr: number, access: number, structure: boolean): number {
-    return this.gpaToHpa === null ? addr : this.gpaToHpa(addr >>> 0, access, structure) >>> 0;
+  private gpa(addr: number, access: number, structure: boolean, linear: number): number {
+    return this.gpaToHpa === null ? addr : this.gpaToHpa(addr >>> 0, access, structure, linear) >>> 0;
+  }
+
+  /** A TLB entry narrowed to the translator's grant; -1: do not cache it at all. */
+  private granted(entry: number): number {
+    const g = this.gpaGrant;
+    if ((g & GRANT_READ) === 0) return -1;
+    if ((g & GRANT_WRITE) === 0) entry &= ~(TLB_SW | TLB_UW);
+    return (g & GRANT_FETCH) === 0 ? entry | TLB_NX : entry;
   }
 
   private pageFault(linear: number, code: number): never {
@@ -102,12 +136,15 @@ export class Mmu {
     const lp = linear >>> 12;
     if (this.watch.size > 0 && this.watch.has(lp)) this.onWatch?.(linear, access);
     if (!this.pagingOn) {
-      const hp = this.gpa(linear & ~0xfff, access, false) >>> 12;
-      this.fill(lp, (hp << 12) | TLB_V | TLB_SW | TLB_UR | TLB_UW);
-      return ((hp << 12) | (linear & 0xfff)) >>> 0;
+      this.gpaGrant = GRANT_ALL;
+      const hpa = this.gpa(linear, access, false, linear);
+      const entry = this.granted((hpa & ~0xfff) | TLB_V | TLB_SW | TLB_UR | TLB_UW);
+      if (entry !== -1) this.fill(lp, entry);
+      return hpa;
     }
     const errBase = (write ? 2 : 0) | (user ? 4 : 0);
-    const pdeAddr = this.gpa(((this.cr3 & 0xfffff000) | ((linear >>> 22) << 2)) >>> 0, ACC_READ, true);
+    const pdeGpa = ((this.cr3 & 0xfffff000) | ((linear >>> 22) << 2)) >>> 0;
+    const pdeAddr = this.gpa(pdeGpa, ACC_READ, true, linear);
     const pde = this.mem.read32(pdeAddr);
     if ((pde & 1) === 0) this.pageFault(linear, errBase);
     let rw: number, us: number, frame: number, global: number;
@@ -117,20 +154,21 @@ export class Mmu {
       this.check(linear, errBase, rw, us, user, write);
       let upd = pde | 0x20;
       if (write) upd |= 0x40;
-      if (upd !== pde) this.mem.write32(pdeAddr, upd);
+      if (upd !== pde) this.mem.write32(this.gpa(pdeGpa, ACC_WRITE, true, linear), upd);
       frame = ((pde & 0xffc00000) | (linear & 0x3ff000)) >>> 0;
       const dirty = (upd & 0x40) !== 0;
       return this.finish(linear, frame, rw, us, dirty, global, access);
     }
-    const pteAddr = this.gpa(((pde & 0xfffff000) | (((linear >>> 12) & 0x3ff) << 2)) >>> 0, ACC_READ, true);
+    const pteGpa = ((pde & 0xfffff000) | (((linear >>> 12) & 0x3ff) << 2)) >>> 0;
+    const pteAddr = this.gpa(pteGpa, ACC_READ, true, linear);
     const pte = this.mem.read32(pteAddr);
     if ((pte & 1) === 0) this.pageFault(linear, errBase);
     rw = pde & pte & 2; us = pde & pte & 4; global = pte & 0x100;
     this.check(linear, errBase, rw, us, user, write);
-    if ((pde & 0x20) === 0) this.mem.write32(pdeAddr, pde | 0x20);
+    if ((pde & 0x20) === 0) this.mem.write32(this.gpa(pdeGpa, ACC_WRITE, true, linear), pde | 0x20);
     let upd = pte | 0x20;
     if (write) upd |= 0x40;
-    if (upd !== pte) this.mem.write32(pteAddr, upd);
+    if (upd !== pte) this.mem.write32(this.gpa(pteGpa, ACC_WRITE, true, linear), upd);
     frame = (pte & 0xfffff000) >>> 0;
     return this.finish(linear, frame, rw, us, (upd & 0x40) !== 0, global, access);
   }
@@ -144,7 +182,8 @@ export class Mmu {
   }
 
   private finish(linear: number, frame: number, rw: number, us: number, dirty: boolean, global: number, access: number): number {
-    const hp = this.gpa(frame, access, false) >>> 12;
+    this.gpaGrant = GRANT_ALL;
+    const hpa = this.gpa((frame | (linear & 0xfff)) >>> 0, access, false, linear);
     let bits = TLB_V;
     if (dirty && (rw !== 0 || !this.wp)) bits |= TLB_SW;
     if (us !== 0) {
@@ -152,8 +191,9 @@ export class Mmu {
       if (dirty && rw !== 0) bits |= TLB_UW;
     }
     if (global !== 0) bits |= TLB_G;
-    this.fill(linear >>> 12, (hp << 12) | bits);
-    return ((hp << 12) | (linear & 0xfff)) >>> 0;
+    const entry = this.gpaToHpa === null ? (hpa & ~0xfff) | bits : this.granted((hpa & ~0xfff) | bits);
+    if (entry !== -1) this.fill(linear >>> 12, entry);
+    return hpa;
   }
 
   private fill(lp: number, entry: number): void {
@@ -163,20 +203,29 @@ export class Mmu {
     this.tlb[lp] = entry;
   }
 
-  /** Walks without side effects (for debuggers): physical address or -1. */
+  /**
+   * Walks without side effects (for debuggers): physical address or -1.
+   * Guest-physical addresses go through `gpaProbe` when set (else `gpaToHpa`,
+   * which may have side effects of its own).
+   */
   probe(linear: number): number {
     linear >>>= 0;
-    if (!this.pagingOn) return this.gpaToHpa === null ? linear : this.safeGpa(linear);
-    const pde = this.mem.read32(this.safeGpa(((this.cr3 & 0xfffff000) | ((linear >>> 22) << 2)) >>> 0));
+    if (!this.pagingOn) return this.gpaToHpa === null ? linear : this.safeGpa(linear, false, linear);
+    const pdeAddr = this.safeGpa(((this.cr3 & 0xfffff000) | ((linear >>> 22) << 2)) >>> 0, true, linear);
+    if (pdeAddr < 0) return -1;
+    const pde = this.mem.read32(pdeAddr);
     if ((pde & 1) === 0) return -1;
-    if (this.pse && (pde & 0x80) !== 0) return this.safeGpa(((pde & 0xffc00000) | (linear & 0x3fffff)) >>> 0);
-    const pte = this.mem.read32(this.safeGpa(((pde & 0xfffff000) | (((linear >>> 12) & 0x3ff) << 2)) >>> 0));
+    if (this.pse && (pde & 0x80) !== 0) return this.safeGpa(((pde & 0xffc00000) | (linear & 0x3fffff)) >>> 0, false, linear);
+    const pteAddr = this.safeGpa(((pde & 0xfffff000) | (((linear >>> 12) & 0x3ff) << 2)) >>> 0, true, linear);
+    if (pteAddr < 0) return -1;
+    const pte = this.mem.read32(pteAddr);
     if ((pte & 1) === 0) return -1;
-    return this.safeGpa(((pte & 0xfffff000) | (linear & 0xfff)) >>> 0);
+    return this.safeGpa(((pte & 0xfffff000) | (linear & 0xfff)) >>> 0, false, linear);
   }
 
-  private safeGpa(a: number): number {
-    if (this.gpaToHpa === null) return a;
-    try { return this.gpaToHpa(a, ACC_READ, false) >>> 0; } catch { return -1; }
+  private safeGpa(a: number, structure: boolean, linear: number): number {
+    const t = this.gpaProbe ?? this.gpaToHpa;
+    if (t === null) return a;
+    try { return t(a, ACC_READ, structure, linear) >>> 0; } catch { return -1; }
   }
 }
