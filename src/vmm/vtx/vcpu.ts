@@ -1,0 +1,441 @@
+// A virtual CPU in VMX non-root operation: the guest runs on the simulated
+// CPU, and the CPU's interception hooks decide, from the execution controls
+// in this vCPU's VMCS, whether an operation exits. An exit saves the guest
+// state into the VMCS, fills the exit-information fields, hands the exit to
+// the root-mode handler (TypeScript) and re-enters: the guest state is loaded
+// back from the VMCS and a pending injected event is delivered.
+
+import type { Cpu } from '../../x86/cpu/cpu';
+import type { Instr, MemOperand } from '../../x86/decode/instr';
+import type { CpuIntercept, ExceptionKind, VmxOp } from '../../x86/cpu/intercept';
+import { raiseException } from '../../x86/cpu/interrupts';
+import { writeCr } from '../../x86/cpu/compile-system';
+import { Vmcs, EXIT_REASON, controlMask, encodeCrAccess, encodeDrAccess, encodeIoQualification, encodeInterruptionInfo, exitReason, summarizeExitQualification, EXCEPTION_MNEMONICS, type VmcsFieldName, type ControlSetId } from '../vmx';
+import { IoBitmaps, MsrBitmap, hex } from './bitmaps';
+import { saveGuestState, loadGuestState } from './guest-state';
+import { descriptorTableInfo, vmxInstructionInfo, type ExitRequest, type VmExit } from './exit-info';
+
+/** Vector-numbered exceptions that push an error code (SDM 6.3.1). */
+const HAS_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17, 21]);
+
+const CR0_BIT_NAMES: Readonly<Record<number, string>> = { 0: 'PE', 1: 'MP', 2: 'EM', 3: 'TS', 4: 'ET', 5: 'NE', 16: 'WP', 18: 'AM', 29: 'NW', 30: 'CD', 31: 'PG' };
+const CR4_BIT_NAMES: Readonly<Record<number, string>> = {
+  0: 'VME', 1: 'PVI', 2: 'TSD', 3: 'DE', 4: 'PSE', 5: 'PAE', 6: 'MCE', 7: 'PGE', 8: 'PCE', 9: 'OSFXSR', 10: 'OSXMMEXCPT', 13: 'VMXE', 14: 'SMXE', 18: 'OSXSAVE',
+};
+
+const VMX_EXIT: Readonly<Partial<Record<VmxOp, string>>> = {
+  vmcall: 'VMCALL', vmclear: 'VMCLEAR', vmlaunch: 'VMLAUNCH', vmptrld: 'VMPTRLD', vmptrst: 'VMPTRST', vmread: 'VMREAD',
+  vmresume: 'VMRESUME', vmwrite: 'VMWRITE', vmxoff: 'VMOFF', vmxon: 'VMON', invept: 'INVEPT', invvpid: 'INVVPID', getsec: 'GETSEC',
+};
+
+const CONTROL_FIELDS: Readonly<Record<ControlSetId, VmcsFieldName>> = {
+  pin: 'PIN_BASED_VM_EXEC_CONTROL', primary: 'CPU_BASED_VM_EXEC_CONTROL', secondary: 'SECONDARY_VM_EXEC_CONTROL',
+  tertiary: 'TERTIARY_VM_EXEC_CONTROL', exit: 'VM_EXIT_CONTROLS', entry: 'VM_ENTRY_CONTROLS',
+};
+
+/** What the root-mode handler decided. */
+export type ExitAction =
+  /** Re-enter at GUEST_RIP (the handler advanced it or injected an event). */
+  | { kind: 'resume' }
+  /** Re-enter and let the CPU carry out the instruction with its own semantics (as KVM's emulator would). */
+  | { kind: 'emulate' }
+  /** Stop the VM after this exit. */
+  | { kind: 'stop'; reason: VmStopReason; message: string; code?: number };
+
+export type VmStopReason = 'hlt' | 'shutdown' | 'triple-fault' | 'unhandled-exit' | 'error';
+
+export type ExitSink = (vcpu: Vcpu, exit: VmExit) => ExitAction;
+
+export class Vcpu {
+  readonly vmcs = new Vmcs();
+  readonly ioBitmaps = new IoBitmaps();
+  readonly msrBitmap = new MsrBitmap();
+  /** Set when a handler stopped the VM; read by the run loop. */
+  stopAction: Extract<ExitAction, { kind: 'stop' }> | null = null;
+  private sequence = 0;
+  /** The next call of the exception hook comes from our own event injection. */
+  private injecting = false;
+  /** The event whose delivery the CPU started most recently, to fill IDT-vectoring information. */
+  private delivering: { info: number; error: number; icount: number; eip: number; cs: number } | null = null;
+
+  constructor(readonly index: number, readonly cpu: Cpu, private readonly sink: ExitSink, private readonly nextSequence: () => number) {}
+
+  // --- controls -----------------------------------------------------------
+
+  control(set: ControlSetId, name: string): boolean {
+    if (set === 'secondary' && !this.control('primary', 'SEC_CONTROLS')) return false;
+    return (this.vmcs.get(CONTROL_FIELDS[set]) & controlMask(set, name)) !== 0;
+  }
+
+  setControl(set: ControlSetId, name: string, on: boolean): void {
+    const v = this.vmcs.get(CONTROL_FIELDS[set]);
+    const m = controlMask(set, name);
+    this.vmcs.set(CONTROL_FIELDS[set], on ? (v | m) >>> 0 : (v & ~m) >>> 0);
+  }
+
+  // --- entry and exit -----------------------------------------------------
+
+  /** Loads the guest state from the VMCS into the CPU and delivers an injected event. */
+  enter(): void {
+    loadGuestState(this.cpu, this.vmcs);
+    const injected = this.vmcs.get('VM_ENTRY_INTR_INFO_FIELD');
+    this.entered?.(this, (injected & 0x80000000) !== 0 ? injected : 0);
+    this.injectPending();
+  }
+
+  /** Called on every VM entry with the interruption information being injected (0 if none). */
+  entered: ((vcpu: Vcpu, injected: number) => void) | null = null;
+
+  /** Guest state from the CPU into the VMCS (what a VM exit stores). */
+  saveState(): void {
+    saveGuestState(this.cpu, this.vmcs);
+  }
+
+  /** Advances GUEST_RIP past the exiting instruction and clears STI/MOV SS blocking, as a handler that completed it does. */
+  skipInstruction(): void {
+    const v = this.vmcs;
+    v.set('GUEST_RIP', (v.get('GUEST_RIP') + v.get('VM_EXIT_INSTRUCTION_LEN')) >>> 0);
+    v.set('GUEST_INTERRUPTIBILITY_INFO', v.get('GUEST_INTERRUPTIBILITY_INFO') & ~3);
+  }
+
+  /** Queues an event for the next VM entry through VM_ENTRY_INTR_INFO_FIELD. */
+  inject(vector: number, type: number, errorCode = -1, instructionLength = 0): void {
+    this.vmcs.set('VM_ENTRY_INTR_INFO_FIELD', encodeInterruptionInfo({ vector, type, errorCodeValid: errorCode >= 0 }));
+    this.vmcs.set('VM_ENTRY_EXCEPTION_ERROR_CODE', errorCode >= 0 ? errorCode : 0);
+    this.vmcs.set('VM_ENTRY_INSTRUCTION_LEN', instructionLength);
+  }
+
+  /**
+   * Performs a VM exit: saves guest state, writes the exit-information fields,
+   * runs the handler and re-enters. Returns the handler's decision; with
+   * 'emulate' the hook then lets the CPU carry out the instruction itself.
+   */
+  exit(req: ExitRequest): ExitAction {
+    const c = this.cpu;
+    const v = this.vmcs;
+    this.saveState();
+    // Every VM exit clears the valid bit of the VM-entry interruption-information field (SDM "Updating Non-Register State").
+    v.set('VM_ENTRY_INTR_INFO_FIELD', v.get('VM_ENTRY_INTR_INFO_FIELD') & 0x7fffffff);
+    const qualification = (req.qualification ?? 0) >>> 0;
+    v.set('VM_EXIT_REASON', req.reason);
+    v.set('EXIT_QUALIFICATION', qualification);
+    v.set('VM_EXIT_INSTRUCTION_LEN', req.instructionLength ?? 0);
+    v.set('VMX_INSTRUCTION_INFO', req.instructionInfo ?? 0);
+    v.set('GUEST_LINEAR_ADDRESS', req.guestLinearAddress ?? 0);
+    v.set('GUEST_PHYSICAL_ADDRESS', req.guestPhysicalAddress ?? 0);
+    v.set('VM_EXIT_INTR_INFO', req.interruptionInfo ?? 0);
+    v.set('VM_EXIT_INTR_ERROR_CODE', req.interruptionErrorCode ?? 0);
+    const d = this.delivering;
+    const vectoring = d !== null && d.icount === c.icount && d.eip === (c.eip >>> 0) && d.cs === c.seg[1].selector && req.reason !== EXIT_REASON.TRIPLE_FAULT;
+    v.set('IDT_VECTORING_INFO_FIELD', vectoring ? d.info : 0);
+    v.set('IDT_VECTORING_ERROR_CODE', vectoring ? d.error : 0);
+    this.delivering = null;
+    const exit: VmExit = {
+      sequence: this.nextSequence(),
+      vcpu: this.index,
+      reason: req.reason,
+      name: exitReason(req.reason)?.name ?? `reason ${req.reason}`,
+      rip: v.get('GUEST_RIP'),
+      qualification,
+      summary: summarizeExitQualification(req.reason, qualification, { gla: req.guestLinearAddress, gpa: req.guestPhysicalAddress }),
+      instructionLength: v.get('VM_EXIT_INSTRUCTION_LEN'),
+      instructionInfo: v.get('VMX_INSTRUCTION_INFO'),
+      guestLinearAddress: req.guestLinearAddress,
+      guestPhysicalAddress: req.guestPhysicalAddress,
+      interruptionInfo: v.get('VM_EXIT_INTR_INFO'),
+      interruptionErrorCode: v.get('VM_EXIT_INTR_ERROR_CODE'),
+      idtVectoringInfo: v.get('IDT_VECTORING_INFO_FIELD'),
+      idtVectoringErrorCode: v.get('IDT_VECTORING_ERROR_CODE'),
+      why: req.why,
+    };
+    this.sequence++;
+    const action = this.sink(this, exit);
+    if (action.kind === 'stop') {
+      this.stopAction = action;
+      c.stopRequest = { reason: action.reason === 'hlt' ? 'hlt' : action.reason === 'triple-fault' ? 'triple-fault' : 'shutdown', message: action.message };
+    }
+    this.enter();
+    return action;
+  }
+
+  /** Number of exits this vCPU took. */
+  get exitCount(): number { return this.sequence; }
+
+  private injectPending(): void {
+    const v = this.vmcs;
+    const info = v.get('VM_ENTRY_INTR_INFO_FIELD');
+    if ((info & 0x80000000) === 0) return;
+    v.set('VM_ENTRY_INTR_INFO_FIELD', info & 0x7fffffff);
+    const vector = info & 0xff;
+    const type = (info >>> 8) & 7;
+    const error = (info & 0x800) !== 0 ? v.get('VM_ENTRY_EXCEPTION_ERROR_CODE') : -1;
+    const c = this.cpu;
+    const kinds: Readonly<Record<number, ExceptionKind>> = { 3: vector === 1 ? 'trap' : 'fault', 4: 'software', 6: 'software-exception' };
+    const kind = kinds[type];
+    if (kind === undefined) {
+      this.stopAction = { kind: 'stop', reason: 'error', message: `injection of interruption type ${type} is not modelled` };
+      c.stopRequest = { reason: 'error', message: this.stopAction.message };
+      return;
+    }
+    // Software events are delivered with the return address past the instruction.
+    if (type === 4 || type === 6) c.eip = (c.eip + v.get('VM_ENTRY_INSTRUCTION_LEN')) >>> 0;
+    this.injecting = true;
+    try {
+      raiseException(c, vector, error, kind);
+    } finally {
+      this.injecting = false;
+    }
+  }
+
+  // --- the interception hooks ---------------------------------------------
+
+  /** Installs this vCPU's hooks on its CPU. */
+  install(): void {
+    const simple = (reason: string, why: () => string | undefined) =>
+      (_c: Cpu, _i: Instr, len: number): boolean => this.instructionExit(EXIT_REASON[reason], why(), len);
+    const hooks: CpuIntercept = {
+      cpuid: simple('CPUID', () => 'CPUID always exits in VMX non-root operation'),
+      invd: simple('INVD', () => 'INVD always exits in VMX non-root operation'),
+      hlt: simple('HLT', () => this.control('primary', 'HLT_EXITING') ? 'HLT exiting (primary control bit 7) is set' : undefined),
+      rdpmc: simple('RDPMC', () => this.control('primary', 'RDPMC_EXITING') ? 'RDPMC exiting (primary control bit 11) is set' : undefined),
+      wbinvd: simple('WBINVD', () => this.control('secondary', 'WBINVD_EXITING') ? 'WBINVD exiting (secondary control bit 6) is set' : undefined),
+      monitor: simple('MONITOR_INSTRUCTION', () => this.control('primary', 'MONITOR_EXITING') ? 'MONITOR exiting (primary control bit 29) is set' : undefined),
+      pause: simple('PAUSE_INSTRUCTION', () => this.control('primary', 'PAUSE_EXITING') ? 'PAUSE exiting (primary control bit 30) is set' : undefined),
+      xsetbv: simple('XSETBV', () => 'XSETBV always exits in VMX non-root operation'),
+      mwait: (_c, _i, len) => {
+        if (!this.control('primary', 'MWAIT_EXITING')) return false;
+        // Qualification bit 0 would report an armed monitor; this CPU has no monitor hardware.
+        return this.instructionExit(EXIT_REASON.MWAIT_INSTRUCTION, 'MWAIT exiting (primary control bit 10) is set', len);
+      },
+      rdtsc: (c, _i, len) => {
+        if (this.control('primary', 'RDTSC_EXITING')) return this.instructionExit(EXIT_REASON.RDTSC, 'RDTSC exiting (primary control bit 12) is set', len);
+        if (!this.control('primary', 'USE_TSC_OFFSETTING')) return false;
+        if ((c.cr4 & 4) !== 0 && c.cpl !== 0 && (c.cr0 & 1) !== 0) return false; // CR4.TSD: the CPU raises #GP(0)
+        const t = this.guestTsc();
+        c.r[0] = Number(t & 0xffffffffn); c.r[2] = Number(t >> 32n);
+        c.eip = (c.eip + len) >>> 0;
+        return true;
+      },
+      rdtscp: (c, _i, len) => {
+        if (!this.control('secondary', 'RDTSCP')) return false; // "enable RDTSCP" clear: the CPU raises #UD
+        if (this.control('primary', 'RDTSC_EXITING')) return this.instructionExit(EXIT_REASON.RDTSCP, 'RDTSC exiting (primary control bit 12) is set and RDTSCP is enabled', len);
+        const t = this.guestTsc();
+        c.r[0] = Number(t & 0xffffffffn); c.r[2] = Number(t >> 32n);
+        c.r[1] = Number((c.msrs.read(0xc0000103) ?? 0n) & 0xffffffffn);
+        c.eip = (c.eip + len) >>> 0;
+        return true;
+      },
+      invlpg: (_c, _i, len, linear) => {
+        if (!this.control('primary', 'INVLPG_EXITING')) return false;
+        return this.instructionExit(EXIT_REASON.INVLPG, 'INVLPG exiting (primary control bit 9) is set', len, { qualification: linear });
+      },
+      vmx: (_c, instr, len, op) => {
+        const name = VMX_EXIT[op];
+        if (name === undefined) return false; // VMFUNC: #UD while "enable VM functions" is clear
+        const operands = vmxInstructionInfo(instr, op);
+        return this.instructionExit(EXIT_REASON[name], `${op.toUpperCase()} always exits in VMX non-root operation`, len,
+          operands === undefined ? {} : { instructionInfo: operands.info, qualification: operands.qualification });
+      },
+      movToCr: (c, instr, len, cr, reg, value) => this.movToCr(c, instr, len, cr, reg, value),
+      movFromCr: (c, _i, len, cr, reg) => this.movFromCr(c, len, cr, reg),
+      smsw: (c, instr, len) => {
+        const mask = this.vmcs.get('CR0_GUEST_HOST_MASK');
+        const op = instr.operands[0];
+        if (mask === 0 || op === undefined || (op.kind !== 'reg' && op.kind !== 'mem')) return false;
+        const value = ((c.cr0 & ~mask) | (this.vmcs.get('CR0_READ_SHADOW') & mask)) >>> 0;
+        // SMSW stores 16 bits to memory; a faulting store raises the fault as the CPU would.
+        if (op.kind === 'mem') c.wr16(op.seg, effectiveOffset(c, op), value & 0xffff);
+        else if (op.size === 4) c.r[op.reg] = value; else c.r16[op.reg << 1] = value & 0xffff;
+        c.eip = (c.eip + len) >>> 0;
+        return true;
+      },
+      movDr: (_c, _i, len, dr, reg, write) => {
+        if (!this.control('primary', 'MOV_DR_EXITING')) return false;
+        return this.instructionExit(EXIT_REASON.DR_ACCESS, 'MOV-DR exiting (primary control bit 23) is set', len,
+          { qualification: encodeDrAccess({ dr, direction: write ? 'mov-to-dr' : 'mov-from-dr', gpr: reg }) });
+      },
+      io: (c, instr, len, a) => {
+        let why: string | undefined;
+        if (this.control('primary', 'USE_IO_BITMAPS')) why = this.ioBitmaps.check(a.port, a.size);
+        else if (this.control('primary', 'UNCOND_IO_EXITING')) why = 'unconditional I/O exiting (primary control bit 24) is set';
+        if (why === undefined) return false;
+        const immediate = instr.operands.some((o) => o.kind === 'imm');
+        const req: Omit<ExitRequest, 'reason' | 'why'> = {
+          qualification: encodeIoQualification({ size: a.size, direction: a.input ? 'in' : 'out', string: a.string, rep: a.rep, immediate, port: a.port }),
+        };
+        if (a.string) {
+          const mem = instr.operands.find((o) => o.kind === 'mem');
+          const seg = a.input ? 0 : mem !== undefined && mem.kind === 'mem' ? mem.seg : 3;
+          const offset = a.input ? c.r[7] : c.r[6];
+          const addr32 = instr.addrSize === 32;
+          req.guestLinearAddress = (c.seg[seg].base + (addr32 ? offset >>> 0 : offset & 0xffff)) >>> 0;
+          // INS/OUTS instruction information: address size 9:7, segment 17:15.
+          req.instructionInfo = ((addr32 ? 1 : 0) << 7) | (seg << 15);
+        }
+        return this.instructionExit(EXIT_REASON.IO_INSTRUCTION, why, len, req);
+      },
+      rdmsr: (_c, _i, len, msr) => {
+        const why = this.control('primary', 'USE_MSR_BITMAPS') ? this.msrBitmap.check(msr, false) : '"use MSR bitmaps" (primary control bit 28) is clear: every RDMSR exits';
+        return why !== undefined && this.instructionExit(EXIT_REASON.MSR_READ, why, len);
+      },
+      wrmsr: (_c, _i, len, msr) => {
+        const why = this.control('primary', 'USE_MSR_BITMAPS') ? this.msrBitmap.check(msr, true) : '"use MSR bitmaps" (primary control bit 28) is clear: every WRMSR exits';
+        return why !== undefined && this.instructionExit(EXIT_REASON.MSR_WRITE, why, len);
+      },
+      descTable: (_c, instr, len, op) => {
+        if (!this.control('secondary', 'DESC_EXITING')) return false;
+        const { info, qualification } = descriptorTableInfo(instr, op);
+        const reason = op === 'lgdt' || op === 'lidt' || op === 'sgdt' || op === 'sidt' ? EXIT_REASON.GDTR_IDTR : EXIT_REASON.LDTR_TR;
+        return this.instructionExit(reason, 'descriptor-table exiting (secondary control bit 2) is set', len, { instructionInfo: info, qualification });
+      },
+      exception: (c, vector, errorCode, kind) => this.exception(c, vector, errorCode, kind),
+    };
+    this.cpu.intercept = hooks;
+  }
+
+  /** The TSC value the guest reads: the CPU's TSC plus TSC_OFFSET when TSC offsetting is on. */
+  guestTsc(): bigint {
+    const t = this.cpu.readTsc();
+    return this.control('primary', 'USE_TSC_OFFSETTING') ? BigInt.asUintN(64, t + BigInt.asIntN(64, this.vmcs.getBig('TSC_OFFSET'))) : t;
+  }
+
+  /** An instruction-caused exit, or false (native behaviour) when `why` is undefined. */
+  private instructionExit(reason: number, why: string | undefined, length: number, req: Omit<ExitRequest, 'reason' | 'why'> = {}): boolean {
+    if (why === undefined) return false;
+    const action = this.exit({ ...req, reason, why, instructionLength: length });
+    return action.kind !== 'emulate';
+  }
+
+  private movToCr(c: Cpu, instr: Instr, len: number, cr: number, reg: number, value: number): boolean {
+    const v = this.vmcs;
+    if (cr === 3) {
+      if (!this.control('primary', 'CR3_LOAD_EXITING')) return false;
+      const count = Math.min(v.get('CR3_TARGET_COUNT'), 4);
+      const targets: VmcsFieldName[] = ['CR3_TARGET_VALUE0', 'CR3_TARGET_VALUE1', 'CR3_TARGET_VALUE2', 'CR3_TARGET_VALUE3'];
+      for (let i = 0; i < count; i++) if ((v.get(targets[i]) >>> 0) === (value >>> 0)) return false;
+      return this.instructionExit(EXIT_REASON.CR_ACCESS, `CR3-load exiting (primary control bit 15) is set and ${hex(value)} is none of the ${count} CR3-target values`, len,
+        { qualification: encodeCrAccess({ cr: 3, accessType: 'mov-to-cr', lmswMemory: false, gpr: reg, lmswSource: 0 }) });
+    }
+    if (cr !== 0 && cr !== 4) return false;
+    const mask = v.get(cr === 0 ? 'CR0_GUEST_HOST_MASK' : 'CR4_GUEST_HOST_MASK') >>> 0;
+    const shadow = v.get(cr === 0 ? 'CR0_READ_SHADOW' : 'CR4_READ_SHADOW') >>> 0;
+    const names = cr === 0 ? CR0_BIT_NAMES : CR4_BIT_NAMES;
+    const kind = instr.mnemonic === 'clts' ? 'clts' : reg < 0 ? 'lmsw' : 'mov';
+    let changed: number;
+    let lmswSource = 0;
+    let lmswMemory = false;
+    if (kind === 'clts') {
+      changed = mask & shadow & 8; // CLTS exits when TS is host-owned and the shadow has TS set
+    } else if (kind === 'lmsw') {
+      const op = instr.operands[0];
+      lmswMemory = op !== undefined && op.kind === 'mem';
+      // The CPU has already read a memory operand once, so reading it again cannot fault.
+      lmswSource = op === undefined ? value & 0xf : op.kind === 'reg' ? c.r16[op.reg << 1] : op.kind === 'mem' ? c.rd16(op.seg, effectiveOffset(c, op)) : value & 0xf;
+      // LMSW exits when it would set an owned PE that the shadow has clear, or change an owned MP/EM/TS.
+      changed = (mask & 1 & lmswSource & ~shadow) | (mask & 0xe & (lmswSource ^ shadow));
+    } else {
+      changed = (mask & (value ^ shadow)) >>> 0;
+    }
+    if (changed === 0) {
+      if (mask === 0) return false;
+      // Owned bits keep their current value; the CPU's own checks (#GP) apply to what is written.
+      const cur = cr === 0 ? c.cr0 : c.cr4;
+      const next = ((value & ~mask) | (cur & mask)) >>> 0;
+      if (kind === 'mov') writeCr(c, cr, next);
+      else if (kind === 'clts') c.cr0 = (c.cr0 & ~8) >>> 0;
+      else c.setCr0(next);
+      c.eip = (c.eip + len) >>> 0;
+      return true;
+    }
+    const bits: string[] = [];
+    for (let b = 0; b < 32; b++) if ((changed >>> b) & 1) bits.push(`bit ${b}${names[b] !== undefined ? ` (${names[b]})` : ''}`);
+    const what = kind === 'clts' ? 'CLTS clears' : kind === 'lmsw' ? 'LMSW changes' : 'the write changes';
+    const why = `CR${cr} guest/host mask owns ${bits.join(', ')}; ${what} it against the read shadow ${hex(shadow)}`;
+    const accessType = kind === 'mov' ? 'mov-to-cr' : kind;
+    const req: Omit<ExitRequest, 'reason' | 'why'> = {
+      qualification: encodeCrAccess({ cr: kind === 'mov' ? cr : 0, accessType, lmswMemory, gpr: kind === 'mov' ? reg : 0, lmswSource }),
+    };
+    if (lmswMemory) {
+      const op = instr.operands[0];
+      if (op !== undefined && op.kind === 'mem') req.guestLinearAddress = (c.seg[op.seg].base + effectiveOffset(c, op)) >>> 0;
+    }
+    return this.instructionExit(EXIT_REASON.CR_ACCESS, why, len, req);
+  }
+
+  private movFromCr(c: Cpu, len: number, cr: number, reg: number): boolean {
+    const v = this.vmcs;
+    if (cr === 3) {
+      if (!this.control('primary', 'CR3_STORE_EXITING')) return false;
+      return this.instructionExit(EXIT_REASON.CR_ACCESS, 'CR3-store exiting (primary control bit 16) is set', len,
+        { qualification: encodeCrAccess({ cr: 3, accessType: 'mov-from-cr', lmswMemory: false, gpr: reg, lmswSource: 0 }) });
+    }
+    if (cr !== 0 && cr !== 4) return false;
+    const mask = v.get(cr === 0 ? 'CR0_GUEST_HOST_MASK' : 'CR4_GUEST_HOST_MASK') >>> 0;
+    if (mask === 0) return false;
+    const shadow = v.get(cr === 0 ? 'CR0_READ_SHADOW' : 'CR4_READ_SHADOW') >>> 0;
+    // Reads never exit: host-owned bits come from the read shadow.
+    c.r[reg] = ((cr === 0 ? c.cr0 : c.cr4) & ~mask) | (shadow & mask);
+    c.eip = (c.eip + len) >>> 0;
+    return true;
+  }
+
+  private exception(c: Cpu, vector: number, errorCode: number, kind: ExceptionKind): boolean {
+    const type = kind === 'software-exception' ? 6 : kind === 'software' ? 4 : 3;
+    const info = encodeInterruptionInfo({ vector, type, errorCodeValid: errorCode >= 0 && type === 3 && HAS_ERROR_CODE.has(vector) });
+    const record = (): void => {
+      this.delivering = { info, error: errorCode >= 0 ? errorCode : 0, icount: c.icount, eip: c.eip >>> 0, cs: c.seg[1].selector };
+    };
+    if (this.injecting) { this.injecting = false; record(); return false; }
+    if (kind === 'software') { record(); return false; } // INT n is not subject to the exception bitmap
+    const bitmap = this.vmcs.get('EXCEPTION_BITMAP') >>> 0;
+    const bitSet = ((bitmap >>> vector) & 1) !== 0;
+    const name = EXCEPTION_MNEMONICS[vector] ?? `vector ${vector}`;
+    let why: string | undefined;
+    if (vector === 14) {
+      const mask = this.vmcs.get('PAGE_FAULT_ERROR_CODE_MASK') >>> 0;
+      const match = this.vmcs.get('PAGE_FAULT_ERROR_CODE_MATCH') >>> 0;
+      const equal = ((errorCode & mask) >>> 0) === match;
+      // SDM 26.2: with bit 14 set a #PF exits when (code AND mask) = match; with it clear, when they differ.
+      if (bitSet === equal) {
+        why = `exception bitmap bit 14 (#PF) ${bitSet ? 'set' : 'clear'} and error code ${hex(errorCode)} AND mask ${hex(mask)} ${equal ? '=' : '≠'} match ${hex(match)}`;
+      }
+    } else if (bitSet) {
+      why = `exception bitmap bit ${vector} (${name}) set`;
+    }
+    if (why === undefined) { record(); return false; }
+    const software = type === 6;
+    // INT3 and INTO are one byte long and report RIP of the instruction; the CPU passed the return address.
+    if (software) c.eip = (c.eip - 1) >>> 0;
+    const qualification = vector === 14 ? c.cr2 >>> 0 : vector === 1 ? (c.dr[6] & 0x600f) >>> 0 : 0;
+    const hasCode = (info & 0x800) !== 0;
+    const action = this.exit({
+      reason: EXIT_REASON.EXCEPTION_NMI, why, qualification,
+      instructionLength: software ? 1 : 0,
+      interruptionInfo: info, interruptionErrorCode: hasCode ? errorCode >>> 0 : 0,
+    });
+    if (action.kind !== 'emulate') return true;
+    // Deliver natively, as if the bitmap had not asked for the exit.
+    if (software) c.eip = (c.eip + 1) >>> 0;
+    record();
+    return false;
+  }
+
+  /** A triple fault seen by the run loop becomes exit reason 2. */
+  tripleFault(message: string): ExitAction {
+    return this.exit({ reason: EXIT_REASON.TRIPLE_FAULT, why: message });
+  }
+}
+
+/** Offset of a memory operand, computed as the CPU does (for the guest-linear address of LMSW m16). */
+function effectiveOffset(c: Cpu, m: MemOperand): number {
+  if (m.addrSize === 16) {
+    let off = m.disp;
+    if (m.base >= 0) off += c.r16[m.base << 1];
+    if (m.index >= 0) off += c.r16[m.index << 1];
+    return off & 0xffff;
+  }
+  let off = m.disp;
+  if (m.base >= 0) off += c.r[m.base];
+  if (m.index >= 0) off += c.r[m.index] * m.scale;
+  return off >>> 0;
+}

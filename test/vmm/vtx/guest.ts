@@ -1,0 +1,54 @@
+// Shared test helpers: assemble a flat32 (or real-mode) guest, run it under the VMM, collect exits.
+import assert from 'node:assert/strict';
+import { assemble } from '../../../src/x86/asm/index';
+import { createVm, type Vm, type VmExit, type VmStop, type Vcpu, type VmOptions } from '../../../src/vmm/vtx/index';
+
+export interface GuestRun { vm: Vm; exits: VmExit[]; stop: VmStop; entries: number[] }
+
+export function build(source: string, bits: 16 | 32 = 32, org = 0x1000): Uint8Array {
+  const r = assemble(`bits ${bits}\norg 0x${org.toString(16)}\n${source}`, { fileName: 'guest.asm' });
+  assert.ok(r.ok, r.diagnostics.map((d) => d.message).join('\n'));
+  return r.bytes;
+}
+
+export function runGuest(source: string, configure?: (v: Vcpu) => void, extra: Partial<VmOptions> = {}, max = 10000): GuestRun {
+  const real = extra.mode === 'real';
+  const vm = createVm({ image: build(source, real ? 16 : 32, real ? 0x7c00 : 0x1000), configure, ...extra });
+  const exits: VmExit[] = [];
+  const entries: number[] = [];
+  vm.events.on('exit', (e) => exits.push(e));
+  vm.events.on('entry', (e) => entries.push(e.injected));
+  const stop = vm.run(max);
+  return { vm, exits, stop, entries };
+}
+
+/**
+ * An IDT at 0x3000 whose gates 0-31 point to one stub per vector; the guest
+ * calls `setup_idt`, which loads it with `lidt [idtr]`. Each stub stores
+ * its vector at 0x4000 and shuts down through the hypercall with code 0x100+vector.
+ */
+export const IDT = `
+idtr: dw 32*8-1
+      dd 0x3000
+setup_idt:
+  mov edi, 0x3000
+  mov ecx, 0
+.next:
+  mov eax, [stubs + ecx*4]
+  mov [edi], ax
+  mov word [edi+2], 0x08
+  mov word [edi+4], 0x8E00
+  shr eax, 16
+  mov [edi+6], ax
+  add edi, 8
+  inc ecx
+  cmp ecx, 32
+  jne .next
+  lidt [idtr]
+  ret
+${Array.from({ length: 32 }, (_, i) => `stub_${i}:\n  mov dword [0x4000], ${i}\n  mov eax, 3\n  mov ebx, ${0x100 + i}\n  vmcall\n`).join('')}
+stubs:
+${Array.from({ length: 32 }, (_, i) => `  dd stub_${i}\n`).join('')}
+`;
+
+export const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
