@@ -102,12 +102,7 @@ export class Machine {
     c.irqQueue.length = 0;
     c.icount = 0;
     c.tscOffset = 0n;
-    c.stopRequest = null;
-    c.dbPending = 0;
-    c.updateDebug();
-    c.mmu.flush(true);
-    c.modeChanged();
-    this.engine.flush();
+    this.dropDerivedState();
   }
 
   private resetAll(): void {
@@ -210,6 +205,17 @@ export class Machine {
     };
   }
 
+  /** After the CPU state is replaced wholesale: forget everything derived from the old state (TLB, compiled blocks, debug-register caches). */
+  private dropDerivedState(): void {
+    const c = this.cpu;
+    c.stopRequest = null;
+    c.dbPending = 0;
+    c.updateDebug();
+    c.mmu.flush(true);
+    c.modeChanged();
+    this.engine.flush();
+  }
+
   snapshot(): MachineSnapshot {
     const c = this.cpu;
     const cpu: CpuSnapshot = {
@@ -268,12 +274,7 @@ export class Machine {
     c.irqQueue.length = 0; c.irqQueue.push(...k.irqQueue);
     c.icount = k.icount;
     c.tscOffset = BigInt(k.tscOffset);
-    c.stopRequest = null;
-    c.dbPending = 0;
-    c.updateDebug();
-    c.mmu.flush(true);
-    c.modeChanged();
-    this.engine.flush();
+    this.dropDerivedState();
     if (s.tlb !== undefined) c.mmu.setTlbEntries(s.tlb);
   }
 }
