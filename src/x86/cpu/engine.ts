@@ -14,6 +14,7 @@ import { IF, RF, TF } from './flags';
 import { deliver, raiseException } from './interrupts';
 import type { Fn } from './operands';
 import { translate, type JitFn } from './jit';
+import { hookKeyOf, hookSignature } from './hookable';
 
 /** Executions of a block before it is translated to JavaScript. */
 const JIT_THRESHOLD = 16;
@@ -95,6 +96,15 @@ export class Engine {
     this.c.exitReq = true;
   }
 
+  /** The instruction hooks installed when the cached blocks were built. */
+  private hookSig = 0;
+
+  private hooked(ins: Instr): boolean {
+    if (this.hookSig === 0) return false;
+    const key = hookKeyOf(ins);
+    return key !== null && this.c.intercept[key] !== undefined;
+  }
+
   /** Drops every compiled block (breakpoints changed, snapshot restored...). */
   flush(): void {
     for (const b of this.blocks.values()) b.valid = false;
@@ -143,9 +153,10 @@ export class Engine {
       const here = (cs.base + eip) >>> 0;
       if (b.fns.length > 0 && (this.breakpoints.has(here) || c.dbExec.has(here) || b.fns.length >= MAX_BLOCK)) break;
       let ins = decode(buf, pos, bits, eip, 4096);
-      // Instructions that read the instruction count (the TSC) start a block, so the
-      // count of retired instructions is exact when they run.
-      if (ins.opcode === 0x0f31 || ins.opcode === 0x0f32) {
+      // Instructions that read the instruction count (the TSC), and those whose
+      // interception hook is installed, start a block, so the count of retired
+      // instructions is exact when they (or their hook) run.
+      if (ins.opcode === 0x0f31 || ins.opcode === 0x0f32 || this.hooked(ins)) {
         if (b.fns.length > 0) break;
         b.readsCount = true;
       }
@@ -219,6 +230,12 @@ export class Engine {
     let first = true;
     let skipBp = false;
     c.stopRequest = null;
+    // Blocks are cut at hooked instructions: rebuild them when the hooks change.
+    const sig = hookSignature(c.intercept);
+    if (sig !== this.hookSig) {
+      this.flush();
+      this.hookSig = sig;
+    }
     const stop = (reason: StopReason, message: string): StopInfo =>
       ({ reason, message, instructions: done, eip: c.eip >>> 0, cs: c.seg[CS].selector });
     // Taken when a hook ends the run with a VM exit; `inhibit` is restored because the
