@@ -15,3 +15,5 @@ export { ExitStats } from './stats';
 export type { ExitCostModel, ExitStatsReport, ReasonStat, KeyStat } from './stats';
 export { Emitter } from './emitter';
 export { saveGuestState, loadGuestState, fillHostState } from './guest-state';
+export { ENTRY_CHECKS, ENTRY_CHECK_LISTS, ENTRY_FAIL_DEFAULT, ENTRY_FAIL_NMI, ENTRY_FAIL_VMCS_LINK_PTR, checkVmEntry, entryCheckFailures } from './entry-checks';
+export type { EntryCheck, EntryCheckFailure, EntryCheckList, CheckContext } from './entry-checks';

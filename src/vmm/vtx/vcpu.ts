@@ -14,6 +14,7 @@ import { Vmcs, EXIT_REASON, controlMask, encodeCrAccess, encodeDrAccess, encodeI
 import { IoBitmaps, MsrBitmap, hex } from './bitmaps';
 import { saveGuestState, loadGuestState } from './guest-state';
 import { descriptorTableInfo, vmxInstructionInfo, type ExitRequest, type VmExit } from './exit-info';
+import { checkVmEntry, type EntryCheckFailure } from './entry-checks';
 
 /** Vector-numbered exceptions that push an error code (SDM 6.3.1). */
 const HAS_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17, 21]);
@@ -75,12 +76,56 @@ export class Vcpu {
 
   // --- entry and exit -----------------------------------------------------
 
-  /** Loads the guest state from the VMCS into the CPU and delivers an injected event. */
-  enter(): void {
+  /** Why the most recent VM entry failed, or null when it succeeded. */
+  entryFailure: EntryCheckFailure | null = null;
+
+  /**
+   * Runs the VM-entry checks, then loads the guest state from the VMCS into
+   * the CPU and delivers an injected event. Returns false when a check failed:
+   * the guest was not entered and the VM is stopped.
+   */
+  enter(): boolean {
+    this.entryFailure = checkVmEntry(this.vmcs);
+    if (this.entryFailure !== null) {
+      this.failEntry(this.entryFailure);
+      return false;
+    }
     loadGuestState(this.cpu, this.vmcs);
     const injected = this.vmcs.get('VM_ENTRY_INTR_INFO_FIELD');
     this.entered?.(this, (injected & 0x80000000) !== 0 ? injected : 0);
     this.injectPending();
+    return true;
+  }
+
+  /**
+   * A failed entry. Control or host-state checks: VMfailValid with the error
+   * in VM_INSTRUCTION_ERROR, no exit. Guest-state checks: a VM exit that loads
+   * no guest state, so only the exit reason (bit 31 set) and qualification are
+   * written (SDM 27.8); it is reported as an exit and the VM stops.
+   */
+  private failEntry(f: EntryCheckFailure): void {
+    const v = this.vmcs;
+    if (f.instructionError !== undefined) {
+      v.setInstructionError(f.instructionError);
+    } else {
+      const full = f.exitReason ?? 0;
+      const reason = full & 0xffff;
+      const qualification = f.qualification ?? 0;
+      v.set('VM_EXIT_REASON', full);
+      v.set('EXIT_QUALIFICATION', qualification);
+      this.sequence++;
+      this.sink(this, {
+        sequence: this.nextSequence(), vcpu: this.index, reason, name: exitReason(reason)?.name ?? `reason ${reason}`,
+        rip: v.get('GUEST_RIP'), qualification, summary: summarizeExitQualification(reason, qualification, {}),
+        instructionLength: 0, instructionInfo: 0, interruptionInfo: 0, interruptionErrorCode: 0,
+        idtVectoringInfo: 0, idtVectoringErrorCode: 0, why: f.explanation,
+      });
+    }
+    this.stopAction = { kind: 'stop', reason: 'error', message: f.message };
+    this.cpu.stopRequest = { reason: 'error', message: f.message };
+    // Nothing was loaded, but the compiled block that made the exit must end here so that
+    // the stop is seen before another guest instruction runs.
+    this.cpu.reloadState();
   }
 
   /** Called on every VM entry with the interruption information being injected (0 if none). */
@@ -154,7 +199,8 @@ export class Vcpu {
       this.stopAction = action;
       c.stopRequest = { reason: action.reason === 'hlt' ? 'hlt' : action.reason === 'triple-fault' ? 'triple-fault' : 'shutdown', message: action.message };
     }
-    this.enter();
+    // A failed entry stops the VM: the hooks must not carry out the instruction as 'emulate' would ask.
+    if (!this.enter() && this.stopAction !== null) return this.stopAction;
     return action;
   }
 

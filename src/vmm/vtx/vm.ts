@@ -12,6 +12,7 @@ import { fillHostState } from './guest-state';
 import { DEFAULT_HANDLERS, type ExitHandler, type HandlerContext } from './handlers';
 import { ExitStats, type ExitCostModel, type ExitDetail } from './stats';
 import { Vcpu, type ExitAction, type VmStopReason } from './vcpu';
+import type { EntryCheckFailure } from './entry-checks';
 
 export interface VmStop {
   reason: VmStopReason | 'limit' | 'breakpoint';
@@ -23,6 +24,8 @@ export interface VmStop {
   rip: number;
   /** Exit code of a shutdown hypercall. */
   code?: number;
+  /** The VM-entry check that failed, when the stop is a failed VM entry (reason 'error'). */
+  entryFailure?: EntryCheckFailure;
 }
 
 export interface VmEvents {
@@ -122,6 +125,11 @@ export class Vm {
     const v = vcpu.vmcs;
     vcpu.saveState();
     fillHostState(v, vcpu.index);
+    // Host data selectors must have RPL 0 (SDM 27.2.3): KVM on a 32-bit host uses __KERNEL_DS.
+    v.set('HOST_DS_SELECTOR', 0x68);
+    v.set('HOST_ES_SELECTOR', 0x68);
+    // CR4.VMXE is fixed to 1 in VMX operation; the CR4 mask and read shadow below hide it from the guest.
+    v.set('GUEST_CR4', v.get('GUEST_CR4') | DEFAULT_CR4_MASK);
     v.set('PIN_BASED_VM_EXEC_CONTROL', encodeControls('pin', DEFAULT_CONTROLS.pin));
     v.set('CPU_BASED_VM_EXEC_CONTROL', encodeControls('primary', DEFAULT_CONTROLS.primary));
     v.set('SECONDARY_VM_EXEC_CONTROL', encodeControls('secondary', DEFAULT_CONTROLS.secondary));
@@ -150,7 +158,13 @@ export class Vm {
     this.runExits = 0;
     if (!this.launched) {
       this.launched = true;
-      vcpu.enter();
+      if (!vcpu.enter() && vcpu.entryFailure !== null) {
+        // VMLAUNCH failed: the guest never ran.
+        const failed: VmStop = { reason: 'error', message: vcpu.entryFailure.message, instructions: 0, exits: this.runExits, rip: vcpu.vmcs.get('GUEST_RIP'), entryFailure: vcpu.entryFailure };
+        this.ended = failed;
+        this.events.emit('stop', failed);
+        return failed;
+      }
     }
     const s = this.machine.run(maxInstructions);
     let action: ExitAction | null = vcpu.stopAction;
@@ -158,6 +172,7 @@ export class Vm {
     const stop: VmStop = action !== null && action.kind === 'stop'
       ? { reason: action.reason, message: action.message, instructions: s.instructions, exits: this.runExits, rip: vcpu.cpu.eip >>> 0, ...(action.code !== undefined ? { code: action.code } : {}) }
       : { reason: machineStop(s.reason), message: s.message, instructions: s.instructions, exits: this.runExits, rip: s.eip };
+    if (vcpu.entryFailure !== null) stop.entryFailure = vcpu.entryFailure;
     if (stop.reason === 'shutdown' || stop.reason === 'triple-fault' || stop.reason === 'unhandled-exit' || stop.reason === 'error') this.ended = stop;
     this.events.emit('stop', stop);
     return stop;
@@ -171,6 +186,8 @@ export class Vm {
     if (exit.reason === EXIT_REASON.MSR_READ || exit.reason === EXIT_REASON.MSR_WRITE) detail.msr = c.r[1] >>> 0;
     this.stats.record(exit, detail);
     this.events.emit('exit', exit);
+    // A failed VM entry (exit 33) ends the VM; no handler can resume a guest that was never entered.
+    if ((exit.reason === EXIT_REASON.INVALID_STATE || exit.reason === EXIT_REASON.MSR_LOAD_FAIL) && vcpu.entryFailure !== null) return { kind: 'stop', reason: 'error', message: vcpu.entryFailure.message };
     const handler = this.handlers[exit.reason];
     if (handler === undefined) return { kind: 'stop', reason: 'unhandled-exit', message: `no handler for exit ${exit.reason} (${exit.name})` };
     return handler(vcpu, exit, this.context);
