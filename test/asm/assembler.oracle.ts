@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { assemble } from '../../src/x86/asm/index';
 import { FIXTURE_DIR, assembleFixture, diffReport, fixtureNames, stripListingWarnings } from './fixtures';
+import { uniform as rng } from '../support/prng';
 
 function nasmAvailable(): boolean {
   try {
@@ -47,16 +48,6 @@ for (const name of fixtureNames()) {
   });
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomJumpProgram(r: () => number): string {
   const bits = r() < 0.5 ? 16 : 32;

@@ -6,18 +6,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { assemble, AssembleResult } from '../../src/x86/asm/index';
 import { FIXTURE_DIR, fixtureNames } from './fixtures';
+import { uniform as rng } from '../support/prng';
 
-/** Small deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VOCAB = [
   'mov', 'add', 'jmp', 'jz', 'call', 'push', 'pop', 'lea', 'times', 'db', 'dw', 'dd', 'dq', 'resb', 'align', 'equ', 'org',

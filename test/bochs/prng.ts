@@ -1,20 +1,17 @@
 // A small deterministic PRNG (mulberry32) with helpers that bias values
 // towards the edges where flag bugs live (0, sign bits, carries out of a byte).
+import { mulberry32 } from '../support/prng';
 
 export class Rng {
-  private s: number;
+  private readonly next: () => number;
 
   constructor(seed: number) {
-    this.s = seed >>> 0;
+    this.next = mulberry32(seed);
   }
 
   /** Uniform 32-bit unsigned. */
   u32(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
+    return this.next();
   }
 
   /** Uniform integer in [0, n). */

@@ -9,7 +9,8 @@ import { formatInstr } from '../../src/x86/disasm/index';
 import { hintName, supportedMnemonics } from '../../src/x86/decode/tables';
 import { ALIAS_KINDS, ALIAS_TABLE, expectFromTwin, twinBytes } from './aliases';
 import { judge } from './compare';
-import { fromHex, prng } from './corpus';
+import { fromHex } from './corpus';
+import { uniform as prng } from '../support/prng';
 
 function d(hex: string, bits: Bits = 32): Instr {
   return decode(fromHex(hex.replace(/\s+/g, '')), 0, bits, 0);

@@ -3,19 +3,9 @@
 // the one-byte, 0F and 0F 38 maps through ModRM/SIB forms and prefix mixes.
 // Records are 16 bytes; only the first instruction of each is compared.
 
-export const RECORD = 16;
+import { uniform as prng } from '../support/prng';
 
-/** mulberry32: small, seedable, good enough for test data. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const RECORD = 16;
 
 export function randomRecords(bits: 16 | 32, count = 4000): Uint8Array[] {
   const rnd = prng(bits === 16 ? 0x1616 : 0x3232);

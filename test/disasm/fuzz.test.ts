@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decode, MAX_INSTR_LENGTH } from '../../src/x86/decode/index';
 import { formatInstr } from '../../src/x86/disasm/index';
-import { prng } from './corpus';
+import { uniform as prng } from '../support/prng';
 
 test('decode at every offset of random buffers never throws', () => {
   const rnd = prng(0xf00d);
