@@ -9,11 +9,7 @@ let cached: GuestRun | undefined;
 const run = (): GuestRun => (cached ??= runBoot('boot-real'));
 const word = (n: number): number => run().m.memory.read16(0x500 + 2 * n);
 
-/** Cases that fail on the current CPU: test name -> what goes wrong. */
-const knownFailures: Record<string, string> = {};
-const t = (name: string, fn: () => void): void => {
-  test(name, knownFailures[name] ? { todo: knownFailures[name] } : {}, fn);
-};
+const t = test;
 
 t('boot state: DL = 0x80', () => assert.equal(run().m.memory.read8(0x540), 0x80));
 t('push/pop are LIFO', () => assert.deepEqual([word(0), word(1)].map(hex), [0x5678, 0x1234].map(hex)));

@@ -58,16 +58,13 @@ const expected: Expected[] = [
   { id: 38, name: '#BR: bound compares signed (-6 below [-5, 5]; -3 inside)', vector: BR, error: 0, savedEip: 'fault' },
 ];
 
-/** Cases that fail on the current CPU: test name -> what goes wrong. */
-const knownFailures: Record<string, string> = {};
-
 function entryFor(id: number): LogEntry | undefined {
   return readLog(run().m).find((e) => e.id === id);
 }
 
 for (const x of expected) {
   const name = `${x.name}: vector ${x.vector}, error ${hex(x.error)}, saved EIP = ${x.savedEip}`;
-  test(name, knownFailures[name] ? { todo: knownFailures[name] } : {}, () => {
+  test(name, () => {
     const e = entryFor(x.id);
     assert.ok(e, `no exception logged for TRY ${x.id}; log: ${JSON.stringify(readLog(run().m).map((l) => [l.id, l.vector, l.error]))}`);
     assert.equal(e.vector, x.vector, 'vector');
@@ -81,7 +78,7 @@ for (const x of expected) {
 
 const RF = 0x10000;
 const rfFaults = 'faults push EFLAGS with RF=1 (SDM vol. 3, 6.12.1 / 17.3.1.1: every fault but an instruction breakpoint)';
-test(rfFaults, knownFailures[rfFaults] ? { todo: knownFailures[rfFaults] } : {}, () => {
+test(rfFaults, () => {
   // Only the faults that happened as expected (the others fail on their own).
   const missing = expected
     .filter((x) => x.savedEip === 'fault' && entryFor(x.id)?.vector === x.vector)
@@ -103,7 +100,7 @@ test('traps (int3, into) push EFLAGS with RF=0', () => {
 });
 
 const inOrder = 'exactly the expected exceptions happen, in order';
-test(inOrder, knownFailures[inOrder] ? { todo: knownFailures[inOrder] } : {}, () => {
+test(inOrder, () => {
   const ids = readLog(run().m).map((e) => e.id);
   assert.deepEqual(ids, expected.map((x) => x.id));
 });

@@ -10,9 +10,6 @@ import { replay } from './flags-guest';
 const hex = (v: number): string => (v >>> 0).toString(16);
 const names = ['eax', 'ebx', 'ecx', 'edx'];
 
-/** Forms that fail on the current CPU, with what is wrong (see docs/testing-cpu.md). */
-const knownFailures: Record<string, string> = {};
-
 function mismatches(form: GoldenForm, mode: 'flat32' | 'real' = 'flat32'): string[] {
   // Real mode replays every fourth case: the point there is the decoding.
   const cases = mode === 'real' ? form.cases.filter((_, i) => i % 4 === 0) : form.cases;
@@ -56,8 +53,7 @@ test('the flag mask table follows the SDM on sample inputs', () => {
 });
 
 for (const form of forms) {
-  const todo = knownFailures[form.text];
-  test(`${form.group}: ${form.text} (${form.cases.length} cases)`, todo ? { todo } : {}, () => {
+  test(`${form.group}: ${form.text} (${form.cases.length} cases)`, () => {
     const bad = mismatches(form);
     const shown = bad.slice(0, 12).join('\n  ');
     assert.equal(bad.length, 0, `${bad.length - 1} of ${form.cases.length} cases differ:\n  ${shown}`);
@@ -69,8 +65,7 @@ for (const form of forms) {
 // 32-bit address, out of reach there.)
 for (const form of forms.filter((f) => !f.text.includes('['))) {
   const name = `real mode: ${form.text}`;
-  const todo = knownFailures[name];
-  test(`${name} (${Math.ceil(form.cases.length / 4)} cases)`, todo ? { todo } : {}, () => {
+  test(`${name} (${Math.ceil(form.cases.length / 4)} cases)`, () => {
     const bad = mismatches(form, 'real');
     const shown = bad.slice(0, 12).join('\n  ');
     assert.equal(bad.length, 0, `${bad.length - 1} cases differ:\n  ${shown}`);

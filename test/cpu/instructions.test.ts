@@ -8,11 +8,7 @@ import { hex, readLog, result, runFlat, text, RESULTS, type GuestRun } from './g
 let cached: GuestRun | undefined;
 const run = (): GuestRun => (cached ??= runFlat('instructions'));
 
-/** Cases that fail on the current CPU: test name -> what goes wrong. */
-const knownFailures: Record<string, string> = {};
-const t = (name: string, fn: () => void): void => {
-  test(name, knownFailures[name] ? { todo: knownFailures[name] } : {}, fn);
-};
+const t = test;
 
 /** [first slot, name, expected values of consecutive slots] */
 const slots: [number, string, number[]][] = [

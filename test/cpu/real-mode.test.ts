@@ -20,11 +20,7 @@ function log(): RealLogEntry[] {
   });
 }
 
-/** Cases that fail on the current CPU: test name -> what goes wrong. */
-const knownFailures: Record<string, string> = {};
-const t = (name: string, fn: () => void): void => {
-  test(name, knownFailures[name] ? { todo: knownFailures[name] } : {}, fn);
-};
+const t = test;
 
 const expected: [number, string, number][] = [
   [1, '#DE (div by zero) saves the IP of the div', 0],

@@ -22,11 +22,7 @@ const run = (): GuestRun => {
 };
 const r = (slot: number): number => run().m.memory.read32(0x500 + 4 * slot) >>> 0;
 
-/** Cases that fail on the current CPU: test name -> what goes wrong. */
-const knownFailures: Record<string, string> = {};
-const t = (name: string, fn: () => void): void => {
-  test(name, knownFailures[name] ? { todo: knownFailures[name] } : {}, fn);
-};
+const t = test;
 
 t('reset state: CS:IP = F000:FFF0 with CS base 0xFFFF0000', () => {
   const m = new Machine({ memorySize: 16 << 20 });

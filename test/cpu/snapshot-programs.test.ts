@@ -73,9 +73,6 @@ function tlbWindows(load: Loader): number[] {
   return found;
 }
 
-/** Cases that fail on the current CPU: test name -> what goes wrong. */
-const knownFailures: Record<string, string> = {};
-
 const programs: [string, Loader][] = [
   ['boot-real', boot('boot-real')],
   ['real-mode', boot('real-mode')],
@@ -91,7 +88,7 @@ const programs: [string, Loader][] = [
 
 for (const [name, load] of programs) {
   const title = `${name}: restoring a snapshot taken anywhere in the run gives the same end`;
-  test(title, knownFailures[title] ? { todo: knownFailures[title] } : {}, () => {
+  test(title, () => {
     const full = fullRun(load);
     const points = [1, 2, 3].map((k) => Math.floor((full.instructions * k) / 4));
     for (const at of points) {
@@ -114,14 +111,14 @@ function steppedRun(load: Loader): Outcome {
 
 for (const [name, load] of programs) {
   const title = `${name}: single-stepping gives the same end as run()`;
-  test(title, knownFailures[title] ? { todo: knownFailures[title] } : {}, () => {
+  test(title, () => {
     assert.deepEqual(steppedRun(load), fullRun(load));
   });
 }
 
 for (const name of ['paging']) {
   const title = `${name}: a snapshot taken while the TLB holds a stale translation restores it`;
-  test(title, knownFailures[title] ? { todo: knownFailures[title] } : {}, () => {
+  test(title, () => {
     const load = flat(name);
     const full = fullRun(load);
     const windows = tlbWindows(load);

@@ -10,11 +10,7 @@ const run = (): GuestRun => (cached ??= runFlat('v86'));
 const log = () => readLog(run().m);
 const VM = 0x20000;
 
-/** Cases that fail on the current CPU: test name -> what goes wrong. */
-const knownFailures: Record<string, string> = {};
-const t = (name: string, fn: () => void): void => {
-  test(name, knownFailures[name] ? { todo: knownFailures[name] } : {}, fn);
-};
+const t = test;
 
 t('the CPU reports virtual-8086 mode, CPL 3, while the v86 code runs', () => {
   const m = new Machine({ memorySize: 16 << 20 });
