@@ -101,9 +101,7 @@ export function runWithPlatform(machine: Machine, platform: PcPlatform, instruct
   const cpu = machine.cpu;
   const previous = platform.debugExit.onExit;
   platform.debugExit.onExit = (code) => {
-    cpu.stopRequest = { reason: 'shutdown', message: `debug exit, status ${code}` };
-    // End the current block after the OUT so no further instruction runs.
-    cpu.exitReq = true;
+    cpu.requestStop('shutdown', `debug exit, status ${code}`);
     previous?.(code);
   };
   try {

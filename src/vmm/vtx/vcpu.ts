@@ -122,7 +122,7 @@ export class Vcpu {
       });
     }
     this.stopAction = { kind: 'stop', reason: 'error', message: f.message };
-    this.cpu.stopRequest = { reason: 'error', message: f.message };
+    this.cpu.requestStop('error', f.message);
     // Nothing was loaded, but the compiled block that made the exit must end here so that
     // the stop is seen before another guest instruction runs.
     this.cpu.reloadState();
@@ -197,7 +197,7 @@ export class Vcpu {
     const action = this.sink(this, exit);
     if (action.kind === 'stop') {
       this.stopAction = action;
-      c.stopRequest = { reason: action.reason === 'hlt' ? 'hlt' : action.reason === 'triple-fault' ? 'triple-fault' : 'shutdown', message: action.message };
+      c.requestStop(action.reason === 'hlt' ? 'hlt' : action.reason === 'triple-fault' ? 'triple-fault' : 'shutdown', action.message);
     }
     // A failed entry stops the VM: the hooks must not carry out the instruction as 'emulate' would ask.
     if (!this.enter() && this.stopAction !== null) return this.stopAction;
@@ -220,7 +220,7 @@ export class Vcpu {
     const kind = kinds[type];
     if (kind === undefined) {
       this.stopAction = { kind: 'stop', reason: 'error', message: `injection of interruption type ${type} is not modelled` };
-      c.stopRequest = { reason: 'error', message: this.stopAction.message };
+      c.requestStop('error', this.stopAction.message);
       return;
     }
     // Software events are delivered with the return address past the instruction.

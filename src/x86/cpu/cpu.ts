@@ -54,7 +54,7 @@ export class Cpu extends LazyFlags {
   repPartial = false;
   /** With exitReq: the instruction set EIP itself (a guarded return went elsewhere). */
   keepEip = false;
-  /** Set to stop the run loop (with the reason) at the next instruction boundary. */
+  /** The stop the run loop takes at the next instruction boundary; set it with requestStop(). */
   stopRequest: { reason: 'shutdown' | 'error' | 'triple-fault' | 'hlt'; message: string } | null = null;
   intercept: CpuIntercept = {};
   /** Code and stack sizes derived from CS.D and SS.B. */
@@ -160,6 +160,16 @@ export class Cpu extends LazyFlags {
     this.code32 = this.seg[CS].big;
     this.stack32 = this.seg[SS].big;
     this.linGen++;
+    this.exitReq = true;
+  }
+
+  /**
+   * Stops the run loop after the current instruction, from anywhere: a device
+   * callback, an intercept hook, a handler. Ending the block here is what
+   * makes it the very next boundary, not the end of the block.
+   */
+  requestStop(reason: 'shutdown' | 'error' | 'triple-fault' | 'hlt', message: string): void {
+    this.stopRequest = { reason, message };
     this.exitReq = true;
   }
 
