@@ -218,8 +218,3 @@ export function translate(b: JitInput): JitFn | null {
     return null;
   }
 }
-
-/** Turns translation off (or back on) globally. */
-export function setJitEnabled(on: boolean): void {
-  jitAvailable = on;
-}

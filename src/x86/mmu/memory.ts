@@ -178,16 +178,6 @@ export class PhysicalMemory {
     if (this.romPage[p] === 0) this.setW(p, this.rpages[p]);
   }
 
-  /** Forgets every code mark (the CPU dropped its caches). */
-  clearCodeMarks(): void {
-    for (let p = 0; p < PAGE_COUNT; p++) {
-      if (this.codePage[p] === 1) {
-        this.codePage[p] = 0;
-        if (this.romPage[p] === 0) this.setW(p, this.rpages[p]);
-      }
-    }
-  }
-
   /** Copies bytes into RAM (ROM pages are skipped; use mapRom). */
   load(addr: number, bytes: Uint8Array): void {
     for (let i = 0; i < bytes.length; i++) this.write8((addr + i) >>> 0, bytes[i]);
