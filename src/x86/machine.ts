@@ -81,9 +81,32 @@ export class Machine {
 
   get instructionCount(): number { return this.cpu.icount; }
 
+  /** Processors added after the first (by a VMM running several vCPUs); they share memory and ports. */
+  readonly processors: { cpu: Cpu; engine: Engine }[] = [];
+
+  /**
+   * Adds another processor on the same physical memory and port bus, in the
+   * power-on state, with its own MSRs, TLB and compiled-code cache. Stores
+   * by any processor invalidate code compiled by all of them.
+   */
+  addProcessor(): { cpu: Cpu; engine: Engine } {
+    const cpu = new Cpu(this.memory, this.io, new MsrSpace());
+    const engine = new Engine(cpu);
+    Machine.powerOn(cpu);
+    cpu.mmu.flush(true);
+    cpu.modeChanged();
+    const p = { cpu, engine };
+    this.processors.push(p);
+    return p;
+  }
+
   /** Power-on state: real mode, CS=F000 with base FFFF0000, IP=FFF0. */
   private resetCpu(): void {
-    const c = this.cpu;
+    Machine.powerOn(this.cpu);
+    this.dropDerivedState();
+  }
+
+  private static powerOn(c: Cpu): void {
     c.r.fill(0);
     c.r[2] = 0x6f1; // processor signature, as after RESET
     c.flags = 2; c.lop = 0;
@@ -102,7 +125,6 @@ export class Machine {
     c.irqQueue.length = 0;
     c.icount = 0;
     c.tscOffset = 0n;
-    this.dropDerivedState();
   }
 
   private resetAll(): void {

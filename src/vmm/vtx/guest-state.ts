@@ -4,7 +4,7 @@
 // across unchanged.
 
 import type { Cpu } from '../../x86/cpu/cpu';
-import type { Vmcs, VmcsFieldName } from '../vmx';
+import { VMCS_FIELDS, type Vmcs, type VmcsFieldName } from '../vmx';
 
 type SegFields = [VmcsFieldName, VmcsFieldName, VmcsFieldName, VmcsFieldName];
 const f = (s: string): SegFields => [`GUEST_${s}_SELECTOR`, `GUEST_${s}_BASE`, `GUEST_${s}_LIMIT`, `GUEST_${s}_AR_BYTES`] as SegFields;
@@ -104,4 +104,9 @@ export function fillHostState(vmcs: Vmcs, vcpuIndex: number): void {
     ['HOST_RSP', 0xf5c7be00 - vcpuIndex * 0x2000], ['HOST_RIP', 0xc1037a60],
   ];
   for (const [name, value] of rows) vmcs.set(name, value);
+}
+
+/** Copies the guest-state area of one VMCS into another (application processors start from the boot processor's state). */
+export function copyGuestState(from: Vmcs, to: Vmcs): void {
+  for (const f of VMCS_FIELDS) if (f.group === 'guest-state') to.set(f.name, f.width === 64 ? from.getBig(f.name) : from.get(f.name));
 }

@@ -80,7 +80,7 @@ export class Engine {
   jitEnabled = true;
 
   constructor(private readonly c: Cpu) {
-    c.mem.onCodeWrite = (page) => this.invalidatePage(page);
+    c.mem.addCodeWriteListener((page) => this.invalidatePage(page));
     c.onDebugChange = () => this.flush();
   }
 
@@ -213,9 +213,12 @@ export class Engine {
     if (cacheable) {
       this.blocks.set(phys, b);
       let list = this.pageBlocks.get(page);
-      if (list === undefined) { list = []; this.pageBlocks.set(page, list); }
+      if (list === undefined) {
+        list = [];
+        this.pageBlocks.set(page, list);
+        c.mem.markCode(page);
+      }
       list.push(b);
-      c.mem.markCode(page);
     }
     return b;
   }

@@ -21,9 +21,10 @@ export class PhysicalMemory {
   readonly wpages32: (Int32Array | undefined)[];
   /** 1 where a page is ROM (writes ignored). */
   readonly romPage = new Uint8Array(PAGE_COUNT);
-  /** 1 where the CPU holds compiled code for the page. */
-  readonly codePage = new Uint8Array(PAGE_COUNT);
-  onCodeWrite: CodeWriteListener | null = null;
+  /** How many CPUs (engines) hold compiled code for the page; non-zero pages take the slow store path. */
+  readonly codePage = new Uint16Array(PAGE_COUNT);
+  /** Every CPU sharing this memory listens: a store to a code page drops that page's blocks in all of them. */
+  private readonly codeWriteListeners: CodeWriteListener[] = [];
   private readonly ramPages: number;
 
   constructor(size = 256 * 1024 * 1024) {
@@ -128,9 +129,9 @@ export class PhysicalMemory {
     if (w !== undefined) return w;
     const page = this.allocate(p);
     if (page === undefined) return undefined;
-    if (this.codePage[p] === 1) {
+    if (this.codePage[p] !== 0) {
       this.codePage[p] = 0;
-      this.onCodeWrite?.(p);
+      for (const l of this.codeWriteListeners) l(p);
     }
     this.setW(p, page);
     return page;
@@ -164,18 +165,28 @@ export class PhysicalMemory {
     }
   }
 
-  /** Marks a page as holding compiled code: stores to it take the slow path. */
-  markCode(page: number): void {
-    if (this.codePage[page] === 1) return;
-    this.codePage[page] = 1;
-    this.setW(page, undefined);
+  /** Adds a listener for stores to marked code pages (one per CPU engine); returns its removal. */
+  addCodeWriteListener(l: CodeWriteListener): () => void {
+    this.codeWriteListeners.push(l);
+    return () => {
+      const i = this.codeWriteListeners.indexOf(l);
+      if (i >= 0) this.codeWriteListeners.splice(i, 1);
+    };
   }
 
-  /** Clears one page's code mark. */
+  /**
+   * One engine starts holding compiled code for a page: stores to it take the
+   * slow path. Marks are counted so that one CPU dropping its blocks does not
+   * hide later stores from another CPU that still holds code there.
+   */
+  markCode(page: number): void {
+    if (this.codePage[page]++ === 0) this.setW(page, undefined);
+  }
+
+  /** One engine no longer holds code for the page. */
   unmarkCode(p: number): void {
     if (this.codePage[p] === 0) return;
-    this.codePage[p] = 0;
-    if (this.romPage[p] === 0) this.setW(p, this.rpages[p]);
+    if (--this.codePage[p] === 0 && this.romPage[p] === 0) this.setW(p, this.rpages[p]);
   }
 
   /** Copies bytes into RAM (ROM pages are skipped; use mapRom). */
