@@ -85,6 +85,12 @@ export const DEFAULT_CR4_MASK = 0x00002000;
 /** Host-physical addresses the VMCS shows for the bitmap pages (they live in host memory, see bitmaps.ts). */
 const BITMAP_ADDRESSES = { IO_BITMAP_A: 0x1f400000, IO_BITMAP_B: 0x1f401000, MSR_BITMAP: 0x1f402000 } as const;
 
+/** A piece of VM state that whole-VM snapshots save and restore as plain JSON. */
+export interface VmStatePart {
+  snapshot(): unknown;
+  restore(state: unknown): void;
+}
+
 /** Why a vCPU is or is not running. */
 export type VcpuRunState = 'runnable' | 'halted' | 'wait-for-sipi' | 'stopped';
 
@@ -243,6 +249,19 @@ export class Vm {
   }
 
   private lastHaltMessage: string | null = null;
+
+  /**
+   * Parts of the VM whose state a whole-VM snapshot must carry beyond the
+   * machine and the vCPUs (devices, EPT or shadow tables' bookkeeping, the
+   * scheduler…). Each registers once, under a unique name, a pair of plain-JSON
+   * snapshot/restore functions.
+   */
+  private readonly stateParts = new Map<string, VmStatePart>();
+
+  registerState(name: string, part: VmStatePart): void {
+    if (this.stateParts.has(name)) throw new Error(`VM state part "${name}" registered twice`);
+    this.stateParts.set(name, part);
+  }
 
   /** Events (interrupts, NMIs, timers) due for `vcpu` before it runs a slice. */
   private deliverEvents(_vcpu: Vcpu): void {
