@@ -17,3 +17,5 @@ export { ClockDivider } from './clock';
 export type { ClockState } from './clock';
 export { PcPlatform, runWithPlatform } from './platform';
 export type { PlatformOptions, PlatformState } from './platform';
+export { VirtioConsole, VIRTIO_CONSOLE_PORT, VIRTIO_CONSOLE_IRQ } from './virtio/index';
+export type { VirtioConsoleOptions, VirtioConsoleState, VirtioStats, GuestMemoryAccess } from './virtio/index';

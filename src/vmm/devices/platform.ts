@@ -1,6 +1,7 @@
 // The ISA devices of a PC wired together: PIT channel 0 on IRQ 0, channel
 // 2's gate on port 0x61, COM1 on IRQ 4, both PICs, the debug-exit port, and the clock that turns retired
-// guest instructions into PIT ticks. The CPU side is the INTA cycle: when
+// guest instructions into PIT ticks; optionally a virtio console (IRQ 5 by
+// default, see docs/vmm-virtio.md). The CPU side is the INTA cycle: when
 // the guest can take an external interrupt and none is queued, the PIC is
 // acknowledged and its vector handed to `cpu.requestInterrupt`.
 
@@ -14,6 +15,8 @@ import { PicPair, type PicPairState } from './pic';
 import { Pit8254, PIT_HZ, type PitState } from './pit';
 import { SystemControlPortB, type PortBState } from './portb';
 import { Uart16550, type UartState } from './uart';
+import { VirtioConsole, type VirtioConsoleState } from './virtio/console';
+import type { GuestMemoryAccess } from './virtio/ring';
 
 const EFLAGS_IF = 0x200;
 
@@ -22,6 +25,14 @@ export interface PlatformOptions {
   instructionsPerSecond?: number;
   debugExitPort?: number;
   onSerialOutput?: (byte: number) => void;
+  /** Adds a virtio console (legacy register block at `port`, default 0xC000, on `irq`, default 5). */
+  virtioConsole?: {
+    port?: number;
+    irq?: number;
+    /** Guest-physical memory for its rings; can also be connected later through `virtio.memory`. */
+    memory?: GuestMemoryAccess;
+    onOutput?: (bytes: number[]) => void;
+  };
 }
 
 export interface PlatformState {
@@ -31,6 +42,8 @@ export interface PlatformState {
   uart: UartState;
   debugExit: DebugExitState;
   clock: ClockState;
+  /** Present only when the platform has a virtio console. */
+  virtio?: VirtioConsoleState;
 }
 
 export class PcPlatform {
@@ -40,6 +53,8 @@ export class PcPlatform {
   readonly portB = new SystemControlPortB(this.pit);
   readonly debugExit: DebugExit;
   readonly pitClock: ClockDivider;
+  /** The virtio console, when `virtioConsole` was given. */
+  readonly virtio: VirtioConsole | null = null;
 
   constructor(options: PlatformOptions = {}) {
     this.debugExit = new DebugExit(options.debugExitPort ?? DEBUG_EXIT_PORT);
@@ -47,6 +62,12 @@ export class PcPlatform {
     this.pit.sink = this.pic;
     this.uart.sink = this.pic;
     this.uart.onTransmit = options.onSerialOutput ?? null;
+    const v = options.virtioConsole;
+    if (v !== undefined) {
+      this.virtio = new VirtioConsole({ port: v.port, irq: v.irq, memory: v.memory });
+      this.virtio.sink = this.pic;
+      this.virtio.onOutput = v.onOutput ?? null;
+    }
   }
 
   /** Claims the device ports (COM1 replaces the machine's capture-only console there). */
@@ -56,6 +77,7 @@ export class PcPlatform {
     this.portB.attach(bus);
     this.uart.attach(bus);
     this.debugExit.attach(bus);
+    this.virtio?.attach(bus);
   }
 
   /** Moves device time on by `instructions` retired guest instructions. */
@@ -74,6 +96,7 @@ export class PcPlatform {
     return {
       pic: this.pic.snapshot(), pit: this.pit.snapshot(), portB: this.portB.snapshot(), uart: this.uart.snapshot(),
       debugExit: this.debugExit.snapshot(), clock: this.pitClock.snapshot(),
+      ...(this.virtio !== null ? { virtio: this.virtio.snapshot() } : {}),
     };
   }
 
@@ -84,6 +107,7 @@ export class PcPlatform {
     this.uart.restore(s.uart);
     this.debugExit.restore(s.debugExit);
     this.pitClock.restore(s.clock);
+    if (this.virtio !== null && s.virtio !== undefined) this.virtio.restore(s.virtio);
   }
 }
 
