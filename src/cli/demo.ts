@@ -1,23 +1,28 @@
 // `hyperstep demo` (what `npm start` runs): boots the demo guest and narrates
 // what the machine did — stage by stage, with the console output and the
-// final state.
+// final state — then runs a second guest under the VMM and shows its exits.
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Machine } from '../x86/machine';
 import { disassemble } from '../x86/disasm/index';
 import { loadProgram } from './program';
 import { bytesToText, hex, hex4, hex8, registerDump } from './format';
+import { createVm, type VmExit } from '../vmm/vtx/index';
+import { formatExitStats } from '../vmm/vtx/stats-format';
 
 const DEMO = join('examples', 'demo', 'boot.asm');
+const VMM_DEMO = join('examples', 'demo', 'vmm-tour.asm');
+/** IA32_SYSENTER_CS: inside the MSR-bitmap range, so it exits only when the demo sets its bits. */
+const DEMO_MSR = 0x174;
 const STEP_LIMIT = 1_000_000;
 
-function findDemo(): string {
+function findDemo(file = DEMO): string {
   // dist/cli.js lives one level below the package root; so does src/cli when run from source.
   for (const root of [join(__dirname, '..'), join(__dirname, '..', '..'), process.cwd()]) {
-    const p = join(root, DEMO);
+    const p = join(root, file);
     if (existsSync(p)) return p;
   }
-  throw new Error(`cannot find ${DEMO}`);
+  throw new Error(`cannot find ${file}`);
 }
 
 export function runDemo(out: (line: string) => void): number {
@@ -79,6 +84,47 @@ export function runDemo(out: (line: string) => void): number {
   out('');
   out(`  memory[0x12000] = ${sum} (the guest's sum of 1..100)`);
   out('');
-  out('Try: hyperstep run examples/demo/boot.asm --json   ·   hyperstep disasm <file.bin> --bits 16 --org 0x7c00');
-  return stop.reason === 'hlt' ? 0 : 1;
+  const vmmOk = runVmmTour(out);
+  out('');
+  out('Try: hyperstep run examples/demo/vmm-tour.asm --trace exits   ·   hyperstep run examples/demo/boot.asm --bare --json');
+  return stop.reason === 'hlt' && vmmOk ? 0 : 1;
+}
+
+/** The second half of the demo: a guest under the VMM, its first exits with their causes and the statistics. */
+function runVmmTour(out: (line: string) => void): boolean {
+  const path = findDemo(VMM_DEMO);
+  const shown = relative(process.cwd(), path) || path;
+  const program = loadProgram(path, { bits: 32 });
+  out(`Under the VMM — ${shown}`);
+  out(`  flat32 guest at 0x1000 in VMX non-root operation, KVM-like controls; the demo also sets`);
+  out(`  the MSR-bitmap bits of ${hex(DEMO_MSR)} (IA32_SYSENTER_CS) so that RDMSR/WRMSR of it exit`);
+  const vm = createVm({
+    image: program.bytes, mode: 'flat32', org: program.origin ?? 0x1000,
+    configure: (v) => {
+      v.msrBitmap.set(DEMO_MSR, false, true);
+      v.msrBitmap.set(DEMO_MSR, true, true);
+    },
+  });
+  const exits: VmExit[] = [];
+  vm.events.on('exit', (e) => exits.push(e));
+  const stop = vm.run(STEP_LIMIT);
+  out('');
+  out('  guest output:');
+  for (const line of bytesToText(vm.output).split('\n').filter((l) => l.length > 0)) out(`    ${line}`);
+  out('');
+  out(`  the first exit of each kind (${exits.length} exits in all):`);
+  const seen = new Set<number>();
+  for (const e of exits) {
+    if (seen.has(e.reason)) continue;
+    seen.add(e.reason);
+    const summary = e.summary ? ` ${e.summary}` : '';
+    out(`    #${e.sequence} ${e.name} at ${hex8(e.rip)}${summary}`);
+    out(`        why: ${e.why}`);
+  }
+  out('');
+  for (const line of formatExitStats(vm.stats.report(), { drillDowns: false })) out(line === '' ? '' : `  ${line}`);
+  out('');
+  const code = stop.code !== undefined ? ` (code ${stop.code})` : '';
+  out(`  stopped: ${stop.reason}${code} after ${stop.instructions.toLocaleString('en-US')} guest instructions — ${stop.message}`);
+  return stop.reason === 'shutdown' && (stop.code ?? 0) === 0;
 }

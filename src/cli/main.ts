@@ -8,6 +8,8 @@ import { exitCodeFor, runProgram, type StartMode } from './run';
 import { bytesToText, hex4, hex8, registerDump } from './format';
 import { runDemo } from './demo';
 import { runReference } from './reference';
+import { exitJson, formatExitLine, loadVmConfig, runUnderVmm, stopProblem, vmExitCodeFor } from './vmrun';
+import { formatExitStats } from '../vmm/vtx/stats-format';
 
 declare const HYPERSTEP_VERSION: string | undefined;
 
@@ -19,17 +21,30 @@ commands:
   disasm FILE [--bits 16|32] [--org ADDR]
         disassemble a raw binary (or an .asm file, assembled first);
         one line per instruction: address, bytes, NASM text (default --bits 16)
-  run FILE [--bare] [--mode real|flat32] [--org ADDR] [--rom]
-           [--max-instructions N] [--json]
-        run a guest (.asm or raw binary) until it halts with interrupts off,
-        triple-faults or reaches the instruction limit (default 100000000)
-  demo  boot the demo guest in examples/demo and narrate what it did
+  run FILE [--vm CONFIG] [--bare] [--mode real|flat32] [--org ADDR] [--rom]
+           [--max-instructions N] [--json] [--trace exits]
+        run a guest (.asm or raw binary) under the VMM (VT-x, KVM-like
+        controls, or the VM configuration CONFIG) until it shuts down, halts
+        with nothing to wake it, triple-faults or reaches the instruction limit
+        (default 100000000); prints the guest's output as it appears, the
+        exit statistics (perf kvm stat style, modelled cycles) and the final
+        registers. --trace exits: one line per VM exit. --json: one document
+        with every exit (at most 100000; then "exitsTruncated": true), the
+        statistics, the stop, the console text and the registers.
+        Without --mode: the configuration's entry.mode, else real mode for a
+        boot sector (org 0x7C00 or none) and flat32 at the source's org
+        otherwise; a flat32 guest without an org loads at 0x1000.
+        --bare runs the bare machine without a VMM (as does --rom)
+  demo  boot the demo guest in examples/demo and narrate what it did, then
+        run examples/demo/vmm-tour.asm under the VMM and show its exits
   reference exits|vmcs|controls|errors [--json]
         print a VT-x table: exit reasons, VMCS fields, control bits, VM-instruction errors
   help  this text
 
-exit codes: 0 success (run: guest halted), 1 bad input (assembly errors,
-unreadable file), 2 bad usage, 3 guest triple fault, 4 instruction limit`;
+exit codes: 0 success (run: guest halted, or shut down with code 0), 1 bad
+input (assembly errors, unreadable file, invalid VM configuration), 2 bad
+usage, 3 guest triple fault, 4 instruction limit, 5 VM error (unhandled VM
+exit, failed VM entry), 6 guest shut down with a non-zero code`;
 
 function out(s: string): void {
   process.stdout.write(s + '\n');
@@ -92,7 +107,7 @@ function cmdDisasm(argv: string[]): number {
 
 function cmdRun(argv: string[]): number {
   const spec: Record<string, FlagSpec> = {
-    bare: {}, mode: { value: true }, org: { value: true }, rom: {}, 'max-instructions': { value: true }, json: {},
+    bare: {}, mode: { value: true }, org: { value: true }, rom: {}, 'max-instructions': { value: true }, json: {}, vm: { value: true }, trace: { value: true },
   };
   const p = parseArgs(argv, spec);
   if (p.positional.length !== 1) throw new UsageError('run needs exactly one FILE');
@@ -100,16 +115,26 @@ function cmdRun(argv: string[]): number {
   if (modeText !== undefined && modeText !== 'real' && modeText !== 'flat32') throw new UsageError(`--mode must be real or flat32 (got '${modeText}')`);
   const rom = p.flags.has('rom');
   if (rom && modeText !== undefined) throw new UsageError('--rom and --mode exclude each other: a ROM starts at the reset vector in real mode');
-  const mode: StartMode = rom ? 'rom' : (modeText as 'real' | 'flat32' | undefined) ?? 'real';
+  const vmPath = flagString(p, 'vm');
+  const trace = flagString(p, 'trace');
+  if (trace !== undefined && trace !== 'exits') throw new UsageError(`--trace takes 'exits' (got '${trace}')`);
+  // A ROM starts at the reset vector, which only the bare machine models.
+  const bare = p.flags.has('bare') || rom;
+  if (bare && vmPath !== undefined) throw new UsageError(`--vm runs the guest under the VMM; it cannot be combined with ${rom ? '--rom' : '--bare'}`);
+  if (bare && trace !== undefined) throw new UsageError(`--trace exits needs the VMM; it cannot be combined with ${rom ? '--rom' : '--bare'}`);
   const orgText = flagString(p, 'org');
-  if (orgText !== undefined && mode !== 'flat32') throw new UsageError('--org applies to --mode flat32 only (a boot sector always loads at 0x7C00)');
   const org = orgText === undefined ? undefined : parseNumber(orgText, '--org');
   const maxText = flagString(p, 'max-instructions');
   const maxInstructions = maxText === undefined ? 100_000_000 : parseNumber(maxText, '--max-instructions');
   if (maxInstructions <= 0) throw new UsageError('--max-instructions must be positive');
   const json = p.flags.has('json');
+  const file = p.positional[0];
 
-  const program = loadProgram(p.positional[0], { bits: mode === 'flat32' ? 32 : 16 });
+  if (!bare) return cmdRunVm({ file, modeText: modeText as 'real' | 'flat32' | undefined, org, maxInstructions, json, vmPath, trace: trace === 'exits' });
+
+  const mode: StartMode = rom ? 'rom' : (modeText as 'real' | 'flat32' | undefined) ?? 'real';
+  if (orgText !== undefined && mode !== 'flat32') throw new UsageError('--org applies to --mode flat32 only (a boot sector always loads at 0x7C00)');
+  const program = loadProgram(file, { bits: mode === 'flat32' ? 32 : 16 });
   if (!json) for (const w of program.warnings) process.stderr.write(w + '\n');
   const outcome = runProgram(program, {
     mode,
@@ -147,6 +172,100 @@ function cmdRun(argv: string[]): number {
     out(registerDump(machine));
   }
   return exitCodeFor(stop);
+}
+
+interface VmRunArgs {
+  file: string;
+  modeText: 'real' | 'flat32' | undefined;
+  org: number | undefined;
+  maxInstructions: number;
+  json: boolean;
+  vmPath: string | undefined;
+  trace: boolean;
+}
+
+/**
+ * The guest under the VMM. Without --mode the VM configuration's entry mode
+ * decides, else the image: org 0x7C00 (or none, for a raw binary) is a boot
+ * sector in real mode, any other org (or an --org) a flat32 guest loaded there.
+ */
+function cmdRunVm(a: VmRunArgs): number {
+  const vmConfig = a.vmPath === undefined ? undefined : loadVmConfig(a.vmPath);
+  let mode = a.modeText ?? (a.vmPath !== undefined ? vmConfig?.config.entry.mode : undefined);
+  let program = loadProgram(a.file, { bits: mode === 'flat32' ? 32 : 16 });
+  if (mode === undefined) {
+    mode = a.org === undefined && (program.origin === undefined || program.origin === 0 || program.origin === 0x7c00) ? 'real' : 'flat32';
+    if (mode === 'flat32') program = loadProgram(a.file, { bits: 32 });
+  }
+  if (a.org !== undefined && mode !== 'flat32') throw new UsageError('--org applies to --mode flat32 only (a boot sector always loads at 0x7C00)');
+  const org = a.org ?? (a.modeText === undefined && mode === 'flat32' && vmConfig !== undefined && !program.origin ? vmConfig.config.entry.org : undefined);
+  if (!a.json) {
+    for (const w of program.warnings) process.stderr.write(w + '\n');
+    for (const n of vmConfig?.notApplied ?? []) process.stderr.write(`${a.vmPath}: note: ${n}\n`);
+  }
+  // Without --trace the guest's output streams as it comes; with it, each
+  // completed line of output is printed between the exit lines, marked "guest>".
+  let pending = '';
+  let lastChar = '\n';
+  const flush = (): void => {
+    if (pending === '') return;
+    if (a.trace) {
+      for (const line of pending.replace(/\r?\n$/, '').split(/\r?\n/)) out(`guest> ${line}`);
+    } else {
+      process.stdout.write(Buffer.from(pending, 'latin1'));
+      lastChar = pending[pending.length - 1];
+    }
+    pending = '';
+  };
+  const outcome = runUnderVmm(program, {
+    mode,
+    org,
+    maxInstructions: a.maxInstructions,
+    vmConfig,
+    keepExits: a.json,
+    onOutput: a.json ? undefined : (text) => {
+      pending += text;
+      if (a.trace ? text.includes('\n') : text.includes('\n') || pending.length >= 4096) flush();
+    },
+    onExit: a.trace && !a.json ? (e, note) => out(formatExitLine(e, note)) : undefined,
+    // A partial line shows up on a long run too (with --trace only completed lines are printed).
+    onSlice: a.trace ? undefined : flush,
+  });
+  flush();
+  const { vm, stop } = outcome;
+  const report = vm.stats.report();
+  if (a.json) {
+    const result: Record<string, unknown> = {
+      file: program.path,
+      mode,
+      loadAddress: outcome.loadAddress,
+      vm: { config: a.vmPath ?? null, notApplied: vmConfig?.notApplied ?? [], costModel: report.model },
+      exits: outcome.exits.map(exitJson),
+      ...(outcome.exitsTruncated ? { exitsTruncated: true } : {}),
+      exitCount: outcome.exitCount,
+      stats: report,
+      stop: { reason: stop.reason, message: stop.message, rip: stop.rip, ...(stop.code !== undefined ? { code: stop.code } : {}), ...(stop.entryFailure !== undefined ? { entryFailure: stop.entryFailure } : {}) },
+      instructions: outcome.instructions,
+      console: outcome.console,
+      state: vm.machine.state(),
+    };
+    out(JSON.stringify(result, null, 2));
+  } else {
+    if (lastChar !== '\n') out('');
+    const post = vm.machine.console.post;
+    if (post.length > 0) out(`POST codes: ${post.map((b) => b.toString(16).toUpperCase().padStart(2, '0')).join(' ')}`);
+    out('');
+    if (report.total === 0) out('no VM exits');
+    else for (const line of formatExitStats(report)) out(line);
+    out('');
+    const s = vm.machine.state();
+    const code = stop.code !== undefined ? ` (exit code ${stop.code})` : '';
+    out(`stopped: ${stop.reason}${code} at ${hex4(s.cs)}:${hex8(stop.rip)} after ${outcome.instructions.toLocaleString('en-US')} instructions, ${outcome.exitCount.toLocaleString('en-US')} VM exits — ${stop.message}`);
+    out(registerDump(vm.machine));
+  }
+  const problem = stopProblem(stop);
+  if (problem !== undefined) process.stderr.write(`hyperstep: ${problem}\n`);
+  return vmExitCodeFor(stop);
 }
 
 export function main(argv: string[]): number {
@@ -190,5 +309,11 @@ export function main(argv: string[]): number {
     return 70;
   }
 }
+
+// A reader that stops early (`| head`) is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 
 process.exitCode = main(process.argv.slice(2));

@@ -47,6 +47,8 @@ export interface CpuSnapshot {
   irqQueue: number[];
   icount: number;
   tscOffset: string;
+  /** MOV SS / POP SS blocking for the next instruction. */
+  ssShadow?: boolean;
 }
 
 export interface MachineSnapshot {
@@ -59,6 +61,15 @@ export interface MachineSnapshot {
   console: ReturnType<ConsoleDevice['snapshot']>;
   /** TLB contents as [linear page, entry] pairs: a stale translation must survive a restore. */
   tlb?: [number, number][];
+  /** The processors added with `addProcessor`, in order. */
+  processors?: ProcessorSnapshot[];
+}
+
+/** An added processor: its CPU state, its own MSRs and its TLB. */
+export interface ProcessorSnapshot {
+  cpu: CpuSnapshot;
+  msrs: Record<string, string>;
+  tlb: [number, number][];
 }
 
 export class Machine {
@@ -229,18 +240,33 @@ export class Machine {
 
   /** After the CPU state is replaced wholesale: forget everything derived from the old state (TLB, compiled blocks, debug-register caches). */
   private dropDerivedState(): void {
-    const c = this.cpu;
+    Machine.dropDerived(this.cpu, this.engine);
+  }
+
+  private static dropDerived(c: Cpu, engine: Engine): void {
     c.stopRequest = null;
     c.dbPending = 0;
     c.updateDebug();
     c.mmu.flush(true);
     c.modeChanged();
-    this.engine.flush();
+    engine.flush();
   }
 
   snapshot(): MachineSnapshot {
-    const c = this.cpu;
-    const cpu: CpuSnapshot = {
+    return {
+      version: 1,
+      memorySize: this.memory.size,
+      cpu: Machine.cpuSnapshot(this.cpu),
+      pages: this.memory.touchedPages().map(([page, data, rom]) => ({ page, rom, data: toBase64(data) })),
+      msrs: this.msrs.snapshot(),
+      console: this.consoleDevice.snapshot(),
+      tlb: this.cpu.mmu.tlbEntries(),
+      ...(this.processors.length > 0 ? { processors: this.processors.map((p) => ({ cpu: Machine.cpuSnapshot(p.cpu), msrs: p.cpu.msrs.snapshot(), tlb: p.cpu.mmu.tlbEntries() })) } : {}),
+    };
+  }
+
+  private static cpuSnapshot(c: Cpu): CpuSnapshot {
+    return {
       regs: REG_NAMES.map((n) => c.reg(n)),
       eip: c.eip >>> 0,
       eflags: c.eflags,
@@ -260,26 +286,32 @@ export class Machine {
       irqQueue: [...c.irqQueue],
       icount: c.icount,
       tscOffset: c.tscOffset.toString(),
-    };
-    return {
-      version: 1,
-      memorySize: this.memory.size,
-      cpu,
-      pages: this.memory.touchedPages().map(([page, data, rom]) => ({ page, rom, data: toBase64(data) })),
-      msrs: this.msrs.snapshot(),
-      console: this.consoleDevice.snapshot(),
-      tlb: this.cpu.mmu.tlbEntries(),
+      ssShadow: c.ssShadow,
     };
   }
 
+  /** Restores memory, devices and every processor; a snapshot with added processors needs as many here. */
   restore(s: MachineSnapshot): void {
     if (s.version !== 1) throw new Error(`unknown snapshot version ${String(s.version)}`);
+    const extra = s.processors ?? [];
+    if (extra.length !== this.processors.length) throw new Error(`snapshot has ${extra.length + 1} processors, this machine ${this.processors.length + 1}`);
     this.memory.reset();
     for (const p of s.pages) this.memory.setPage(p.page, fromBase64(p.data), p.rom);
     this.msrs.restore(s.msrs);
     this.consoleDevice.restore(s.console);
-    const c = this.cpu;
-    const k = s.cpu;
+    Machine.restoreCpu(this.cpu, s.cpu);
+    this.dropDerivedState();
+    if (s.tlb !== undefined) this.cpu.mmu.setTlbEntries(s.tlb);
+    extra.forEach((k, i) => {
+      const p = this.processors[i];
+      p.cpu.msrs.restore(k.msrs);
+      Machine.restoreCpu(p.cpu, k.cpu);
+      Machine.dropDerived(p.cpu, p.engine);
+      p.cpu.mmu.setTlbEntries(k.tlb);
+    });
+  }
+
+  private static restoreCpu(c: Cpu, k: CpuSnapshot): void {
     k.regs.forEach((v, i) => { c.r[i] = v; });
     c.eip = k.eip;
     c.flags = k.eflags; c.lop = 0;
@@ -296,8 +328,7 @@ export class Machine {
     c.irqQueue.length = 0; c.irqQueue.push(...k.irqQueue);
     c.icount = k.icount;
     c.tscOffset = BigInt(k.tscOffset);
-    this.dropDerivedState();
-    if (s.tlb !== undefined) c.mmu.setTlbEntries(s.tlb);
+    c.ssShadow = k.ssShadow ?? false;
   }
 }
 

@@ -25,8 +25,8 @@ test('the CLI is built', () => {
   assert.ok(existsSync(CLI), 'run npm run build first');
 });
 
-test('run --json reports the demo guest: console, POST codes, final state', () => {
-  const r = cli('run', 'examples/demo/boot.asm', '--json');
+test('run --bare --json reports the demo guest: console, POST codes, final state', () => {
+  const r = cli('run', 'examples/demo/boot.asm', '--bare', '--json');
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.equal(j.stop.reason, 'hlt');
@@ -82,9 +82,9 @@ test('a triple fault ends the run with exit 3 and a reason', () => {
   assert.ok(j.stop.message.length > 0);
 });
 
-test('flat32 mode loads at --org and starts in 32-bit ring 0', () => {
+test('flat32 mode (bare) loads at the source org and starts in 32-bit ring 0', () => {
   const p = file('flat.asm', 'bits 32\norg 0x200000\nmov eax, 0x12345678\nmov [data], eax\nmov dx, 0xe9\nmov al, 0x41\nout dx, al\ncli\nhlt\ndata: dd 0\n');
-  const r = cli('run', p, '--mode', 'flat32', '--json');
+  const r = cli('run', p, '--bare', '--mode', 'flat32', '--json');
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.equal(j.console.e9, 'A');

@@ -3,7 +3,8 @@
 // what the guest runs on are errors, the rest are listed in `notApplied`.
 
 import { controlMask, controlSet, type VmcsFieldName } from '../vmx';
-import type { ExitCostModel, Vcpu, VmExit, VmOptions } from '../vtx';
+import type { Vcpu, VmOptions } from '../vtx';
+import { CycleCostModel } from '../cost';
 import { CONFIG_CONTROL_SETS } from './defaults';
 import type { ConfigError, CostModelConfig, VmConfig } from './types';
 
@@ -14,20 +15,12 @@ export type ToVmOptionsResult =
   | { ok: true; options: VmConfigOptions; notApplied: string[] }
   | { ok: false; errors: ConfigError[] };
 
-/** A cost model from the configuration: cycles per exit-reason name, `perExit` for the rest. */
-export class TableCostModel implements ExitCostModel {
-  readonly name: string;
-  private readonly perExit: number;
-  private readonly reasons: Readonly<Record<string, number>>;
-
+/** The cycle cost model a configuration describes: the default table with the configuration's values. */
+export class TableCostModel extends CycleCostModel {
   constructor(config: CostModelConfig) {
-    this.name = config.name;
-    this.perExit = config.perExit;
-    this.reasons = { ...config.reasons };
-  }
-
-  cyclesFor(exit: VmExit): number {
-    return this.reasons[exit.name] ?? this.perExit;
+    const { perExit, ...rest } = config;
+    // perExit 0 (the default) means "no flat cost": exits are charged roundTrip + handler.
+    super(perExit > 0 ? { ...rest, perExit } : rest);
   }
 }
 
@@ -38,30 +31,39 @@ export function toVmOptions(config: VmConfig): ToVmOptionsResult {
   if (config.technique !== 'vtx') {
     errors.push({ path: 'technique', message: `"${config.technique}" is not available yet; only "vtx" runs today` });
   }
-  if (config.vcpus !== 1) {
-    errors.push({ path: 'vcpus', message: `${config.vcpus} vCPUs are not available yet; the VT-x core runs one vCPU per VM` });
+  if (config.paging === 'shadow' && config.entry.mode === 'real') {
+    errors.push({ path: 'paging', message: '"shadow" paging cannot run a real-mode guest (real mode needs "unrestricted guest", which requires EPT); use "ept" or entry.mode "flat32"' });
   }
-  if (config.paging === 'shadow') {
-    errors.push({ path: 'paging', message: '"shadow" paging is not available yet; use "ept"' });
+  const ramSize = config.memory.sizeMiB * 1024 * 1024;
+  for (const [name, slot] of Object.entries(config.memory.slots)) {
+    if (slot.base < ramSize && slot.base + slot.size > ramSize) errors.push({ path: `memory.slots.${name}`, message: `slot [0x${slot.base.toString(16)}, 0x${(slot.base + slot.size).toString(16)}) crosses the end of guest RAM at 0x${ramSize.toString(16)} (memory.sizeMiB)` });
   }
   if (errors.length) return { ok: false, errors };
 
   const notApplied: string[] = [];
-  notApplied.push('paging: createVm has no EPT option yet; guest-physical addresses are used as host-physical addresses');
-  const slots = Object.keys(config.memory.slots);
-  if (slots.length) notApplied.push(`memory.slots: createVm has no memory slots yet; ${slots.map((s) => `"${s}"`).join(', ')} not mapped (the guest sees memory.sizeMiB of flat RAM)`);
   const d = config.devices;
-  const devices = [d.uart.enabled && 'uart', d.pit.enabled && 'pit', d.pic.enabled && 'pic', d.debugExit.enabled && 'debugExit'].filter((x): x is string => typeof x === 'string');
-  if (devices.length) notApplied.push(`devices: createVm does not attach platform devices yet (${devices.join(', ')}); the I/O handler uses the machine's console ports`);
+  const names = ['uart', 'pit', 'pic', 'debugExit'] as const;
+  const off = names.filter((n) => !d[n].enabled);
+  // createVm attaches the PC platform whole, or nothing when every device is disabled.
+  const platform: VmConfigOptions['platform'] = off.length === names.length ? false : { debugExitPort: d.debugExit.port };
+  if (platform !== false && off.length) notApplied.push(`devices: the PC platform is attached whole; ${off.join(', ')} cannot be left out (disable every device for none)`);
+  if (platform !== false && (d.uart.port !== 0x3f8 || d.uart.irq !== 4)) notApplied.push('devices.uart: the UART is at 0x3F8 on IRQ 4; port and irq are not applied');
 
   const options: VmConfigOptions = {
     mode: config.entry.mode,
     memorySize: config.memory.sizeMiB * 1024 * 1024,
     configure: (vcpu) => applyControls(vcpu, config),
+    paging: config.paging,
+    platform,
   };
+  const slots = Object.entries(config.memory.slots).map(([name, s]) => ({ name, kind: s.kind, gpa: s.base, size: s.size }));
+  if (slots.length) options.memory = { slots };
   if (config.entry.mode === 'flat32') options.org = config.entry.org;
   if (Object.keys(config.cpuid).length) options.cpuid = config.cpuid;
   if (config.costModel !== undefined) options.costModel = new TableCostModel(config.costModel);
+  if (config.vcpus !== 1) options.vcpus = config.vcpus;
+  if (config.pcpus !== undefined) options.pcpus = config.pcpus;
+  if (config.sliceInstructions !== undefined) options.sliceInstructions = config.sliceInstructions;
   return { ok: true, options, notApplied };
 }
 

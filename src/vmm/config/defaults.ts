@@ -31,6 +31,10 @@ export const EXCEPTION_VECTORS: Readonly<Record<string, number>> = Object.fromEn
 
 export const LIMITS = {
   vcpus: { min: 1, max: 8 },
+  /** Simulated physical CPUs the vCPUs are scheduled on. */
+  pcpus: { min: 1, max: 16 },
+  /** Guest instructions per scheduling time slice. */
+  sliceInstructions: { min: 1, max: 100_000_000 },
   /** Guest RAM stays below the 32-bit PCI hole, so it fits under 4 GiB with MMIO above it. */
   memorySizeMiB: { min: 1, max: 3072 },
   /** Intel CPUs report 4 CR3-target values in IA32_VMX_MISC bits 24:16. */

@@ -7,6 +7,7 @@ import { CONTROL_SETS, EXCEPTION_MNEMONICS, EXIT_REASONS } from '../vmx';
 import {
   CONFIG_CONTROL_SETS, DEFAULTS, ENTRY_MODES, LIMITS, PAGING_MODES, SLOT_KINDS, TECHNIQUES, defaultExceptionNames,
 } from './defaults';
+import { DEFAULT_COST_TABLE, INSTRUCTION_CLASSES } from '../cost';
 
 export type JsonSchema = { [key: string]: JsonValue };
 type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -23,6 +24,7 @@ export const CPUID_LEAF_PATTERN = '^(0[xX][0-9a-fA-F]{1,8}|[0-9]{1,10})$';
 // draft-07 ignores the siblings of $ref, so descriptions and defaults sit beside an allOf.
 const ref = (name: string, description: string, extra: JsonSchema = {}): JsonSchema => ({ allOf: [{ $ref: `#/definitions/${name}` }], description, ...extra });
 const bool = (description: string, def: boolean): JsonSchema => ({ type: 'boolean', description, default: def });
+const cycles = (description: string, def: number): JsonSchema => ({ type: 'number', minimum: 0, default: def, description });
 const hex = (n: number): string => `0x${n.toString(16).toUpperCase()}`;
 
 function object(description: string, properties: Record<string, JsonSchema>, def: JsonValue = {}, required: string[] = []): JsonSchema {
@@ -74,6 +76,8 @@ export function buildVmConfigSchema(): JsonSchema {
     },
     properties: {
       vcpus: { type: 'integer', minimum: LIMITS.vcpus.min, maximum: LIMITS.vcpus.max, default: DEFAULTS.vcpus, description: `Number of virtual CPUs (${LIMITS.vcpus.min}..${LIMITS.vcpus.max}).` },
+      pcpus: { type: 'integer', minimum: LIMITS.pcpus.min, maximum: LIMITS.pcpus.max, description: `Simulated physical CPUs the vCPUs are scheduled on (${LIMITS.pcpus.min}..${LIMITS.pcpus.max}); default: one per vCPU.` },
+      sliceInstructions: { type: 'integer', minimum: LIMITS.sliceInstructions.min, maximum: LIMITS.sliceInstructions.max, description: 'Guest instructions per scheduling time slice; default 10000, and no slicing when one vCPU has one pCPU.' },
       memory: object('Guest-physical memory.', {
         sizeMiB: { type: 'integer', minimum: LIMITS.memorySizeMiB.min, maximum: LIMITS.memorySizeMiB.max, default: DEFAULTS.memorySizeMiB, description: `Guest RAM in MiB (${LIMITS.memorySizeMiB.min}..${LIMITS.memorySizeMiB.max}).` },
         slots: { type: 'object', description: 'Named guest-physical ranges (RAM, ROM, MMIO); they may not overlap.', additionalProperties: { $ref: '#/definitions/slot' }, default: {} },
@@ -118,10 +122,18 @@ export function buildVmConfigSchema(): JsonSchema {
         pic: object('8259A PIC pair on ports 0x20/0x21 and 0xA0/0xA1.', { enabled: bool('Attach the PIC pair.', DEFAULTS.pic.enabled) }),
         debugExit: object('Debug-exit port: a write ends the run with an exit code.', { enabled: bool('Attach the debug-exit port.', DEFAULTS.debugExit.enabled), port: ref('port', 'Port.', { default: hex(DEFAULTS.debugExit.port) }) }),
       }),
-      costModel: object('A named set of cycle costs per VM exit, for the exit statistics.', {
+      costModel: object('The cycle cost model of the exit statistics (docs/vmm-costs.md): overrides of the default table.', {
         name: { type: 'string', minLength: 1, default: DEFAULTS.costModelName, description: 'Name shown with the statistics.' },
-        perExit: { type: 'number', minimum: 0, default: DEFAULTS.costPerExit, description: 'Cycles for an exit whose reason is not listed in reasons.' },
+        perExit: { type: 'number', minimum: 0, default: DEFAULTS.costPerExit, description: 'Flat cycles for an exit whose reason is not listed in reasons, replacing roundTrip + handler; 0: no flat cost.' },
         reasons: { $ref: '#/definitions/exitCycles' },
+        roundTrip: cycles('Hardware VM exit + VM entry round trip, charged on every exit.', DEFAULT_COST_TABLE.roundTrip),
+        handlers: ref('exitCycles', 'Root-mode handler cycles per exit reason, merged over the default table.', { default: { ...DEFAULT_COST_TABLE.handlers } }),
+        defaultHandler: cycles('Root-mode handler cycles for a reason handlers does not list.', DEFAULT_COST_TABLE.defaultHandler),
+        stringIoPerElement: cycles('Extra cycles per element of a string I/O instruction (INS/OUTS, REP count).', DEFAULT_COST_TABLE.stringIoPerElement),
+        instruction: object('Cycles per guest instruction class; string is per iteration.', Object.fromEntries(INSTRUCTION_CLASSES.map((k) => [k, cycles(`Cycles of one ${k} instruction.`, DEFAULT_COST_TABLE.instruction[k])])), { ...DEFAULT_COST_TABLE.instruction }),
+        walkLevel: cycles('Cycles per paging-structure level walked (EPT violation, shadow-paging #PF, TLB miss estimate).', DEFAULT_COST_TABLE.walkLevel),
+        guestLevels: { type: 'integer', minimum: 0, maximum: 5, default: DEFAULT_COST_TABLE.guestLevels, description: 'Levels of the guest page tables (32-bit paging: 2).' },
+        eptLevels: { type: 'integer', minimum: 0, maximum: 5, default: DEFAULT_COST_TABLE.eptLevels, description: 'Levels of the extended page tables (4).' },
       }),
       entry: object('How the guest image is loaded and started.', {
         mode: { type: 'string', enum: [...ENTRY_MODES], default: DEFAULTS.entryMode, description: 'real: boot sector at 0x7C00 (unrestricted guest); flat32: flat 32-bit protected mode at org.' },

@@ -2,6 +2,7 @@
 // JSON may give as hex strings ("0x3F8") are plain numbers here.
 
 import type { CpuidRegs } from '../vtx';
+import type { InstructionClass } from '../cost';
 import type { ConfigControlSet, EntryMode, PagingMode, SlotKind, Technique } from './defaults';
 
 export interface MemorySlotConfig { kind: SlotKind; base: number; size: number }
@@ -39,16 +40,34 @@ export interface DevicesConfig {
   debugExit: { enabled: boolean; port: number };
 }
 
+/**
+ * The cycle cost model (src/vmm/cost, docs/vmm-costs.md) with every default
+ * filled in. `perExit` and `reasons` are flat per-exit cycles that replace
+ * `roundTrip + handler`; the other fields override the default table.
+ */
 export interface CostModelConfig {
   name: string;
-  /** Cycles charged for an exit whose reason has no entry. */
+  /** Flat cycles for an exit whose reason has no `reasons` entry; 0: charge roundTrip + handler instead. */
   perExit: number;
-  /** Cycles per exit reason, by name (e.g. IO_INSTRUCTION). */
+  /** Flat cycles per exit reason, by name (e.g. IO_INSTRUCTION). */
   reasons: Record<string, number>;
+  roundTrip: number;
+  /** Root-mode handler cycles per exit-reason name, merged over the default table. */
+  handlers: Record<string, number>;
+  defaultHandler: number;
+  stringIoPerElement: number;
+  instruction: Record<InstructionClass, number>;
+  walkLevel: number;
+  guestLevels: number;
+  eptLevels: number;
 }
 
 export interface VmConfig {
   vcpus: number;
+  /** Physical CPUs; absent: one per vCPU (createVm's default). */
+  pcpus?: number;
+  /** Guest instructions per time slice; absent: createVm's default (10,000, no slicing for one vCPU on one pCPU). */
+  sliceInstructions?: number;
   memory: { sizeMiB: number; slots: Record<string, MemorySlotConfig> };
   paging: PagingMode;
   technique: Technique;

@@ -10,6 +10,7 @@ import {
   CONFIG_CONTROL_SETS, DEFAULTS, ENTRY_MODES, EXCEPTION_VECTORS, EXIT_REASON_NAMES, LIMITS, PAGING_MODES, SLOT_KINDS, TECHNIQUES,
   controlNames, type ConfigControlSet,
 } from './defaults';
+import { DEFAULT_COST_TABLE, INSTRUCTION_CLASSES } from '../cost';
 import { CPUID_LEAF_PATTERN } from './schema';
 import { closest } from './suggest';
 import type {
@@ -20,7 +21,7 @@ type Json = Record<string, unknown>;
 
 export interface ValidationResult { config?: VmConfig; errors: ConfigError[] }
 
-const TOP_LEVEL = ['vcpus', 'memory', 'paging', 'technique', 'controls', 'cpuid', 'devices', 'costModel', 'entry'];
+const TOP_LEVEL = ['vcpus', 'pcpus', 'sliceInstructions', 'memory', 'paging', 'technique', 'controls', 'cpuid', 'devices', 'costModel', 'entry'];
 const CONTROLS_KEYS = [...CONFIG_CONTROL_SETS, 'exceptionBitmap', 'ioBitmap', 'msrBitmap', 'cr0', 'cr4', 'cr3Targets', 'tscOffset'];
 const HEX = /^0[xX][0-9a-fA-F]+$/;
 const SIGNED_HEX = /^-?0[xX][0-9a-fA-F]+$/;
@@ -122,6 +123,9 @@ export function validateVmConfig(json: unknown): ValidationResult {
   const top = c.object('', json, TOP_LEVEL) ?? {};
   const config: VmConfig = {
     vcpus: c.integer('vcpus', top.vcpus, LIMITS.vcpus.min, LIMITS.vcpus.max, DEFAULTS.vcpus),
+    // Scheduling settings stay absent when not given, so createVm picks its defaults (docs/vmm-vcpus.md).
+    ...(top.pcpus !== undefined ? { pcpus: c.integer('pcpus', top.pcpus, LIMITS.pcpus.min, LIMITS.pcpus.max, 1) } : {}),
+    ...(top.sliceInstructions !== undefined ? { sliceInstructions: c.integer('sliceInstructions', top.sliceInstructions, LIMITS.sliceInstructions.min, LIMITS.sliceInstructions.max, 1) } : {}),
     memory: memory(c, top.memory),
     paging: c.oneOf('paging', top.paging, PAGING_MODES, DEFAULTS.paging),
     technique: c.oneOf('technique', top.technique, TECHNIQUES, DEFAULTS.technique),
@@ -354,22 +358,42 @@ function devices(c: Checker, v: unknown): DevicesConfig {
   return { uart, pit, pic, debugExit };
 }
 
+const COST_FIELDS = ['name', 'perExit', 'reasons', 'roundTrip', 'handlers', 'defaultHandler', 'stringIoPerElement', 'instruction', 'walkLevel', 'guestLevels', 'eptLevels'];
+
 function costModel(c: Checker, v: unknown): CostModelConfig | undefined {
-  const o = c.object('costModel', v, ['name', 'perExit', 'reasons']);
+  const o = c.object('costModel', v, COST_FIELDS);
   if (o === undefined) return undefined;
+  const d = DEFAULT_COST_TABLE;
   let name: string = DEFAULTS.costModelName;
   if (o.name !== undefined) {
     if (typeof o.name !== 'string' || o.name === '') c.fail('costModel.name', `expected a non-empty string, got ${show(o.name)}`);
     else name = o.name;
   }
-  const perExit = c.number('costModel.perExit', o.perExit, DEFAULTS.costPerExit);
-  const r = c.object('costModel.reasons', o.reasons, EXIT_REASON_NAMES, 'exit reason') ?? {};
-  const reasons: Record<string, number> = {};
-  for (const [key, value] of Object.entries(r)) {
-    if (!EXIT_REASON_NAMES.includes(key)) continue;
-    reasons[key] = c.number(at('costModel.reasons', key), value, 0);
-  }
-  return { name, perExit, reasons };
+  const cycles = (key: string, def: number): number => c.number(`costModel.${key}`, o[key], def);
+  const perReason = (key: string, base: Readonly<Record<string, number>>): Record<string, number> => {
+    const r = c.object(`costModel.${key}`, o[key], EXIT_REASON_NAMES, 'exit reason') ?? {};
+    const out: Record<string, number> = { ...base };
+    for (const [reason, value] of Object.entries(r)) {
+      if (EXIT_REASON_NAMES.includes(reason)) out[reason] = c.number(at(`costModel.${key}`, reason), value, base[reason] ?? 0);
+    }
+    return out;
+  };
+  const ins = c.object('costModel.instruction', o.instruction, INSTRUCTION_CLASSES, 'instruction class') ?? {};
+  const instruction = { ...d.instruction };
+  for (const cls of INSTRUCTION_CLASSES) instruction[cls] = c.number(`costModel.instruction.${cls}`, ins[cls], d.instruction[cls]);
+  return {
+    name,
+    perExit: cycles('perExit', DEFAULTS.costPerExit),
+    reasons: perReason('reasons', {}),
+    roundTrip: cycles('roundTrip', d.roundTrip),
+    handlers: perReason('handlers', d.handlers),
+    defaultHandler: cycles('defaultHandler', d.defaultHandler),
+    stringIoPerElement: cycles('stringIoPerElement', d.stringIoPerElement),
+    instruction,
+    walkLevel: cycles('walkLevel', d.walkLevel),
+    guestLevels: c.integer('costModel.guestLevels', o.guestLevels, 0, 5, d.guestLevels),
+    eptLevels: c.integer('costModel.eptLevels', o.eptLevels, 0, 5, d.eptLevels),
+  };
 }
 
 function entry(c: Checker, v: unknown): VmConfig['entry'] {

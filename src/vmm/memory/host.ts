@@ -61,6 +61,17 @@ export class HostAllocator {
     this.freePages.push(hpa);
   }
 
+  /** The bookkeeping (plain JSON) for whole-VM snapshots; the pages themselves live in machine memory. */
+  state(): { next: number; free: number[] } {
+    return { next: this.next, free: [...this.freePages] };
+  }
+
+  setState(s: { next: number; free: number[] }): void {
+    if (s.next < this.base || s.next > this.limit) throw new HostMemoryError(`allocator state 0x${s.next.toString(16)} lies outside [0x${this.base.toString(16)}, 0x${this.limit.toString(16)})`);
+    this.next = s.next;
+    this.freePages.splice(0, this.freePages.length, ...s.free);
+  }
+
   private zeroPage(p: number): void {
     this.mem.fillPattern(p, 0, 1, PAGE);
   }

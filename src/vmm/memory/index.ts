@@ -11,3 +11,5 @@ export { translateGva, decodeGuestEntry } from './translate';
 export type { GuestAccess, GuestControlRegs, TranslateTarget, TranslateRequest, GuestEntryFlags, GuestPagingStep, GvaFault, GvaWalk, ShadowView } from './translate';
 export { installEpt, EptExitSignal, describeExit } from './eptHook';
 export type { EptExit, InstalledEpt } from './eptHook';
+export { ShadowTables } from './shadow';
+export type { ShadowEntry, ShadowLookup, ShadowRootState } from './shadow';

@@ -85,12 +85,28 @@ export type GvaFault =
 
 /**
  * Shadow-paging view, filled by the shadow-paging module (not by
- * translateGva): the VMM's shadow entries the hardware really walks for
+ * translateGva): the VMM's shadow entries the processor really walks for
  * this GVA, next to the guest's own entries above.
  */
 export interface ShadowView {
-  entries: { level: 2 | 1; name: 'PDE' | 'PTE'; hpa: number; value: number }[];
+  /** Host-physical address of the shadow page directory in use. */
+  root: number;
+  /** 'paged': the root that shadows the guest's tables; 'physical': the identity root used while guest paging is off. */
+  rootKind: 'paged' | 'physical';
+  /** The shadow PDE and, when it points to a table, the shadow PTE (host addresses, values, decoded flags). */
+  entries: { level: 2 | 1; name: 'PDE' | 'PTE'; hpa: number; value: number; flags: GuestEntryFlags }[];
+  /** Host-physical address the processor uses; null when no shadow PTE is present. */
   hpa: number | null;
+  /**
+   * 'not-cached': no shadow PTE yet (the next access faults to the VMM, which fills it);
+   * 'in-sync': the shadow PTE maps the frame the guest's entries give, with no more rights;
+   * 'stale': the guest changed its entries since the fill and has not run INVLPG or reloaded CR3
+   * (the processor keeps using the old translation, as a TLB would).
+   */
+  state: 'not-cached' | 'in-sync' | 'stale';
+  inSync: boolean;
+  /** Why it is stale, in words ('' otherwise). */
+  note: string;
 }
 
 export interface GvaWalk {

@@ -160,7 +160,20 @@ export function controlSet(id: ControlSetId): ControlSet {
 }
 
 /** The mask of one named control, e.g. controlMask('primary', 'HLT_EXITING') === 0x80. */
+/** Masks already looked up, per set: the exit paths ask for the same few controls on every exit. */
+const MASK_CACHE = new Map<ControlSetId, Map<string, number>>();
+
 export function controlMask(id: ControlSetId, name: string): number {
+  let cache = MASK_CACHE.get(id);
+  if (cache === undefined) { cache = new Map(); MASK_CACHE.set(id, cache); }
+  const known = cache.get(name);
+  if (known !== undefined) return known;
+  const mask = findMask(id, name);
+  cache.set(name, mask);
+  return mask;
+}
+
+function findMask(id: ControlSetId, name: string): number {
   const c = controlSet(id).controls.find((b) => b.name === name);
   if (!c) throw new Error(`no control '${name}' in the ${id} controls`);
   if (c.bit > 31) throw new Error(`control '${name}' is above bit 31`);

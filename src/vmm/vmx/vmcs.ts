@@ -34,11 +34,26 @@ export interface VmcsSnapshot {
 
 const TWO32 = 2 ** 32;
 
+/**
+ * Per-field slot numbers and widths, looked up by exact name or encoding.
+ * VM exits and entries touch dozens of fields each, so the engine-side
+ * accessors avoid string case folding, Map lookups and BigInt arithmetic.
+ */
+const SLOT_BY_NAME = new Map<string, number>(VMCS_FIELDS.map((f, i) => [f.name, i]));
+const SLOT_BY_ENCODING = new Map<number, number>(VMCS_FIELDS.map((f, i) => [f.encoding, i]));
+const BITS = VMCS_FIELDS.map((f) => widthBits(f.width));
+const IS64 = VMCS_FIELDS.map((f) => f.width === 64);
+const ERROR_SLOT = SLOT_BY_ENCODING.get(VMCS.VM_INSTRUCTION_ERROR) as number;
+
 export class Vmcs {
   readonly vmwriteExitInformation: boolean;
-  // Keyed by full encoding. `lo` holds the whole value of fields up to 32 bits.
-  private readonly lo = new Map<number, number>();
-  private readonly hi = new Map<number, number>();
+  // Indexed by the field's position in VMCS_FIELDS. `lo` holds the whole value of fields up to 32 bits.
+  private readonly lo = new Uint32Array(VMCS_FIELDS.length);
+  private readonly hi = new Uint32Array(VMCS_FIELDS.length);
+  // Which fields changed since the last takeChanges(): lets a VM entry re-run only the checks that read them.
+  private readonly dirty = new Uint8Array(VMCS_FIELDS.length);
+  private dirtyList: number[] = [];
+  private allDirty = true;
 
   constructor(options: VmcsOptions = {}) {
     this.vmwriteExitInformation = options.vmwriteExitInformation ?? false;
@@ -47,9 +62,30 @@ export class Vmcs {
 
   /** All fields zero. */
   reset(): void {
-    for (const f of VMCS_FIELDS) {
-      this.lo.set(f.encoding, 0);
-      if (f.width === 64) this.hi.set(f.encoding, 0);
+    this.lo.fill(0);
+    this.hi.fill(0);
+    this.allDirty = true;
+  }
+
+  /**
+   * The slots (see `vmcsSlot`) of the fields whose value changed since the
+   * previous call, or 'all' after a reset, restore or the first call.
+   */
+  takeChanges(): number[] | 'all' {
+    const list = this.dirtyList;
+    for (const i of list) this.dirty[i] = 0;
+    this.dirtyList = [];
+    if (this.allDirty) {
+      this.allDirty = false;
+      return 'all';
+    }
+    return list;
+  }
+
+  private touch(i: number): void {
+    if (this.dirty[i] === 0) {
+      this.dirty[i] = 1;
+      this.dirtyList.push(i);
     }
   }
 
@@ -57,8 +93,8 @@ export class Vmcs {
   vmread(encoding: number): VmxResult {
     const access = resolveAccess(encoding);
     if (!access) return this.fail(VMXERR_UNSUPPORTED_VMCS_COMPONENT);
-    const map = access.high ? this.hi : this.lo;
-    return { ok: true, value: map.get(access.field.encoding) ?? 0 };
+    const i = SLOT_BY_ENCODING.get(access.field.encoding) as number;
+    return { ok: true, value: access.high ? this.hi[i] : this.lo[i] };
   }
 
   /** VMWRITE with a 32-bit operand. */
@@ -67,59 +103,81 @@ export class Vmcs {
     if (!access) return this.fail(VMXERR_UNSUPPORTED_VMCS_COMPONENT);
     if (access.field.readOnly && !this.vmwriteExitInformation) return this.fail(VMXERR_VMWRITE_READ_ONLY_VMCS_COMPONENT);
     const v = value >>> 0;
-    const f = access.field;
+    const i = SLOT_BY_ENCODING.get(access.field.encoding) as number;
     if (access.high) {
-      this.hi.set(f.encoding, v);
-    } else if (f.width === 64) {
-      this.lo.set(f.encoding, v);
-      this.hi.set(f.encoding, 0);
+      this.hi[i] = v;
+    } else if (IS64[i]) {
+      this.lo[i] = v;
+      this.hi[i] = 0;
     } else {
-      this.lo.set(f.encoding, truncate(v, widthBits(f.width)));
+      this.lo[i] = truncate(v, BITS[i]);
     }
+    this.touch(i);
     return { ok: true, value: v };
   }
 
   /** Engine access, no VMX checks (read-only fields included). 64-bit values above 2^53 lose precision: use getBig. */
   get(name: VmcsFieldName): number {
-    const f = must(name);
-    const lo = this.lo.get(f.encoding) ?? 0;
-    return f.width === 64 ? (this.hi.get(f.encoding) ?? 0) * TWO32 + lo : lo;
+    const i = slot(name);
+    return IS64[i] ? this.hi[i] * TWO32 + this.lo[i] : this.lo[i];
   }
 
   getBig(name: VmcsFieldName): bigint {
-    const f = must(name);
-    return (BigInt(this.hi.get(f.encoding) ?? 0) << 32n) | BigInt(this.lo.get(f.encoding) ?? 0);
+    const i = slot(name);
+    return (BigInt(this.hi[i]) << 32n) | BigInt(this.lo[i]);
+  }
+
+  /** `get` by slot number (`vmcsSlot`), for the VM exit and entry paths that touch dozens of fields. */
+  getAt(i: number): number {
+    return IS64[i] ? this.hi[i] * TWO32 + this.lo[i] : this.lo[i];
   }
 
   /** Engine access: sets any field (exit information included), truncated to the field width. */
   set(name: VmcsFieldName, value: number | bigint): void {
-    const f = must(name);
-    const bitsWide = widthBits(f.width);
-    const big = BigInt.asUintN(bitsWide, typeof value === 'bigint' ? value : BigInt(Math.trunc(value)));
-    this.lo.set(f.encoding, Number(big & 0xffffffffn));
-    if (f.width === 64) this.hi.set(f.encoding, Number(big >> 32n));
+    this.setAt(slot(name), value);
+  }
+
+  /** `set` by slot number (`vmcsSlot`). */
+  setAt(i: number, value: number | bigint): void {
+    if (typeof value === 'number' && value >= -0x80000000 && value <= 0xffffffff && Number.isInteger(value)) {
+      // A 32-bit value (signed or not): no BigInt needed. Negative values sign-extend into a 64-bit field.
+      const lo = truncate(value >>> 0, BITS[i]);
+      const hi = IS64[i] && value < 0 ? 0xffffffff : 0;
+      if (this.lo[i] !== lo || this.hi[i] !== hi) {
+        this.lo[i] = lo;
+        this.hi[i] = hi;
+        this.touch(i);
+      }
+      return;
+    }
+    const big = BigInt.asUintN(BITS[i], typeof value === 'bigint' ? value : BigInt(Math.trunc(value)));
+    const lo = Number(big & 0xffffffffn);
+    const hi = IS64[i] ? Number(big >> 32n) : 0;
+    if (this.lo[i] !== lo || this.hi[i] !== hi) {
+      this.lo[i] = lo;
+      this.hi[i] = hi;
+      this.touch(i);
+    }
   }
 
   /** Records a VMfailValid error number (the engine uses this for VMLAUNCH/VMRESUME failures too). */
   setInstructionError(error: number): void {
-    this.lo.set(VMCS.VM_INSTRUCTION_ERROR, error >>> 0);
+    this.lo[ERROR_SLOT] = error >>> 0;
+    this.touch(ERROR_SLOT);
   }
 
   /** Every field with its value, in table order. */
   entries(): { field: VmcsField; value: number; high?: number }[] {
-    return VMCS_FIELDS.map((field) => {
-      const value = this.lo.get(field.encoding) ?? 0;
-      return field.width === 64 ? { field, value, high: this.hi.get(field.encoding) ?? 0 } : { field, value };
-    });
+    return VMCS_FIELDS.map((field, i) => (IS64[i] ? { field, value: this.lo[i], high: this.hi[i] } : { field, value: this.lo[i] }));
   }
 
   snapshot(): VmcsSnapshot {
     const fields: Record<string, number> = {};
     const high: Record<string, number> = {};
-    for (const f of VMCS_FIELDS) {
-      fields[f.name] = this.lo.get(f.encoding) ?? 0;
-      if (f.width === 64) high[f.name] = this.hi.get(f.encoding) ?? 0;
-    }
+    VMCS_FIELDS.forEach((f, i) => {
+      fields[f.name] = this.lo[i];
+      if (IS64[i]) high[f.name] = this.hi[i];
+    });
     return { fields, high };
   }
 
@@ -129,11 +187,10 @@ export class Vmcs {
       if (!fieldByName(name)) throw new Error(`VMCS snapshot names unknown field '${name}'`);
     }
     this.reset();
-    for (const f of VMCS_FIELDS) {
-      const lo = s.fields[f.name] ?? 0;
-      this.lo.set(f.encoding, truncate(lo >>> 0, Math.min(32, widthBits(f.width))));
-      if (f.width === 64) this.hi.set(f.encoding, (s.high[f.name] ?? 0) >>> 0);
-    }
+    VMCS_FIELDS.forEach((f, i) => {
+      this.lo[i] = truncate((s.fields[f.name] ?? 0) >>> 0, Math.min(32, BITS[i]));
+      if (IS64[i]) this.hi[i] = (s.high[f.name] ?? 0) >>> 0;
+    });
   }
 
   private fail(error: number): VmxResult {
@@ -146,8 +203,13 @@ function truncate(v: number, bitsWide: number): number {
   return bitsWide >= 32 ? v >>> 0 : v & ((1 << bitsWide) - 1);
 }
 
-function must(name: VmcsFieldName): VmcsField {
-  const f = fieldByName(name);
-  if (!f) throw new Error(`no VMCS field '${name}'`);
-  return f;
+/** A field's slot number (its index in VMCS_FIELDS), as `takeChanges` reports it. */
+export function vmcsSlot(name: VmcsFieldName): number {
+  return slot(name);
+}
+
+function slot(name: VmcsFieldName): number {
+  const i = SLOT_BY_NAME.get(name);
+  if (i === undefined) throw new Error(`no VMCS field '${name}'`);
+  return i;
 }

@@ -13,11 +13,11 @@
 // clear; CR0 fixed0 = PE | NE | PG, CR4 fixed0 = VMXE.
 // Deliberately not enforced, so that the product's guests keep running:
 // guest CR0.NE (guests load with NE clear and the CPU has no legacy FPU-error
-// mode to hide) and "unrestricted guest requires enable EPT" (the default VM
-// runs real-mode guests unrestricted without EPT).
+// mode to hide).
 
-import { Vmcs, VMCS, controlSet, controlMask, EXIT_REASON, vmInstructionErrorText, type ControlSetId, type VmcsFieldName } from '../vmx';
+import { Vmcs, VMCS, controlSet, controlMask, EXIT_REASON, vmInstructionErrorText, vmcsSlot, type ControlSetId, type VmcsFieldName } from '../vmx';
 import { hex } from './bitmaps';
+import { eptpProblems } from '../memory/eptFormat';
 
 export type EntryCheckList = 'controls' | 'host-state' | 'guest-state';
 
@@ -170,9 +170,24 @@ const CONTROL_CHECKS: EntryCheck[] = [
   aligned('IO_BITMAP_B', 'with "use I/O bitmaps" set, the address of I/O bitmap B', (c) => c.control('primary', 'USE_IO_BITMAPS'), 4096),
   aligned('MSR_BITMAP', 'with "use MSR bitmaps" set, the address of the MSR bitmap', (c) => c.control('primary', 'USE_MSR_BITMAPS'), 4096),
   {
+    id: 'vpid-nonzero', list: 'controls', fields: ['VIRTUAL_PROCESSOR_ID'], applies: (c) => c.control('secondary', 'VPID'),
+    ok: (c) => c.get('VIRTUAL_PROCESSOR_ID') !== 0,
+    explain: () => 'with "enable VPID" set, the VPID must not be 0000H (VPID 0 belongs to the VMM)',
+  },
+  {
     id: 'virtual-nmis-need-nmi-exiting', list: 'controls', fields: ['PIN_BASED_VM_EXEC_CONTROL'],
     ok: (c) => !c.control('pin', 'VIRTUAL_NMIS') || c.control('pin', 'NMI_EXITING'),
     explain: () => '"virtual NMIs" (pin-based bit 5) is set but "NMI exiting" (bit 3) is clear',
+  },
+  {
+    id: 'unrestricted-guest-needs-ept', list: 'controls', fields: ['SECONDARY_VM_EXEC_CONTROL'], applies: (c) => c.unrestricted,
+    ok: (c) => c.control('secondary', 'EPT'),
+    explain: () => '"unrestricted guest" (secondary bit 7) is set but "enable EPT" (secondary bit 1) is clear: an unpaged guest needs EPT to translate its addresses',
+  },
+  {
+    id: 'ept-pointer', list: 'controls', fields: ['EPT_POINTER'], applies: (c) => c.control('secondary', 'EPT'),
+    ok: (c) => eptpProblems(c.getBig('EPT_POINTER')).length === 0,
+    explain: (c) => `with "enable EPT" set, the EPT pointer must be valid: ${eptpProblems(c.getBig('EPT_POINTER')).join('; ')}`,
   },
   {
     id: 'nmi-window-needs-virtual-nmis', list: 'controls', fields: ['CPU_BASED_VM_EXEC_CONTROL', 'PIN_BASED_VM_EXEC_CONTROL'],
@@ -566,7 +581,47 @@ export function entryCheckFailures(vmcs: Vmcs): EntryCheckFailure[] {
   return ENTRY_CHECKS.filter((k) => (k.applies === undefined || k.applies(c)) && !k.ok(c)).map((k) => failure(k, c));
 }
 
+/**
+ * What the last VM entry of a VMCS found: per check, pass (1) or fail (0),
+ * and per field slot the checks that read it. Checks are pure functions of
+ * the VMCS, so after an exit only the checks reading a changed field (RIP,
+ * RSP, RFLAGS…) need to run again; the result is the same as running all.
+ */
+interface EntryMemo {
+  pass: Uint8Array;
+  readers: Set<number>[];
+}
+
+const memos = new WeakMap<Vmcs, EntryMemo>();
+
+function evaluate(vmcs: Vmcs, memo: EntryMemo, k: number): void {
+  const read: number[] = [];
+  const get = (name: VmcsFieldName): number => { read.push(vmcsSlot(name)); return vmcs.get(name); };
+  const getBig = (name: VmcsFieldName): bigint => { read.push(vmcsSlot(name)); return vmcs.getBig(name); };
+  const control = (set: ControlSetId, name: string): boolean => {
+    if (set === 'secondary' && (get('CPU_BASED_VM_EXEC_CONTROL') & controlMask('primary', 'SEC_CONTROLS')) === 0) return false;
+    if (set === 'tertiary' && (get('CPU_BASED_VM_EXEC_CONTROL') & controlMask('primary', 'TERTIARY_CONTROLS')) === 0) return false;
+    return (get(CONTROL_FIELD[set]) & controlMask(set, name)) !== 0;
+  };
+  const c: CheckContext = { get, getBig, control, get unrestricted() { return control('secondary', 'UNRESTRICTED_GUEST'); } };
+  const check = ENTRY_CHECKS[k];
+  memo.pass[k] = (check.applies === undefined || check.applies(c)) && !check.ok(c) ? 0 : 1;
+  for (const slot of read) (memo.readers[slot] ??= new Set()).add(k);
+}
+
 /** The failure a VM entry with this VMCS reports, or null when every check passes. */
 export function checkVmEntry(vmcs: Vmcs): EntryCheckFailure | null {
-  return entryCheckFailures(vmcs)[0] ?? null;
+  const changes = vmcs.takeChanges();
+  let memo = memos.get(vmcs);
+  if (memo === undefined || changes === 'all') {
+    memo = { pass: new Uint8Array(ENTRY_CHECKS.length), readers: [] };
+    memos.set(vmcs, memo);
+    for (let k = 0; k < ENTRY_CHECKS.length; k++) evaluate(vmcs, memo, k);
+  } else if (changes.length > 0) {
+    const again = new Set<number>();
+    for (const slot of changes) for (const k of memo.readers[slot] ?? []) again.add(k);
+    for (const k of again) evaluate(vmcs, memo, k);
+  }
+  const first = memo.pass.indexOf(0);
+  return first < 0 ? null : failure(ENTRY_CHECKS[first], contextOf(vmcs));
 }

@@ -39,6 +39,9 @@ export interface ExitRequest {
   guestPhysicalAddress?: number;
   interruptionInfo?: number;
   interruptionErrorCode?: number;
+  /** IDT-vectoring information when the exit site knows the event being delivered (default: the vCPU's own record). */
+  idtVectoringInfo?: number;
+  idtVectoringErrorCode?: number;
 }
 
 const ADDRESS_SIZE: Readonly<Record<number, number>> = { 16: 0, 32: 1, 64: 2 };

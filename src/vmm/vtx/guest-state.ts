@@ -4,10 +4,11 @@
 // across unchanged.
 
 import type { Cpu } from '../../x86/cpu/cpu';
-import { VMCS_FIELDS, type Vmcs, type VmcsFieldName } from '../vmx';
+import { VMCS_FIELDS, vmcsSlot, type Vmcs, type VmcsFieldName } from '../vmx';
 
-type SegFields = [VmcsFieldName, VmcsFieldName, VmcsFieldName, VmcsFieldName];
-const f = (s: string): SegFields => [`GUEST_${s}_SELECTOR`, `GUEST_${s}_BASE`, `GUEST_${s}_LIMIT`, `GUEST_${s}_AR_BYTES`] as SegFields;
+/** Selector, base, limit and access-rights fields of one segment register, as VMCS slot numbers. */
+type SegFields = [number, number, number, number];
+const f = (s: string): SegFields => ([`GUEST_${s}_SELECTOR`, `GUEST_${s}_BASE`, `GUEST_${s}_LIMIT`, `GUEST_${s}_AR_BYTES`] as VmcsFieldName[]).map(vmcsSlot) as SegFields;
 
 /** In the CPU's segment order ES CS SS DS FS GS, which is also the VMX order. */
 const SEGMENT_FIELDS: readonly SegFields[] = ['ES', 'CS', 'SS', 'DS', 'FS', 'GS'].map(f);
@@ -29,65 +30,111 @@ const INTERRUPTIBILITY_STI = 1 << 0;
 const INTERRUPTIBILITY_MOV_SS = 1 << 1;
 const INTERRUPTIBILITY_NMI = 1 << 3;
 
+const S = {
+  CR0: vmcsSlot('GUEST_CR0'), CR3: vmcsSlot('GUEST_CR3'), CR4: vmcsSlot('GUEST_CR4'), DR7: vmcsSlot('GUEST_DR7'),
+  RSP: vmcsSlot('GUEST_RSP'), RIP: vmcsSlot('GUEST_RIP'), RFLAGS: vmcsSlot('GUEST_RFLAGS'),
+  GDTR_BASE: vmcsSlot('GUEST_GDTR_BASE'), GDTR_LIMIT: vmcsSlot('GUEST_GDTR_LIMIT'),
+  IDTR_BASE: vmcsSlot('GUEST_IDTR_BASE'), IDTR_LIMIT: vmcsSlot('GUEST_IDTR_LIMIT'),
+  ACTIVITY: vmcsSlot('GUEST_ACTIVITY_STATE'), INTERRUPTIBILITY: vmcsSlot('GUEST_INTERRUPTIBILITY_INFO'),
+};
+const MSR_SLOTS = MSR_FIELDS.map(([name]) => vmcsSlot(name));
+
+/**
+ * The MSR values last copied between a CPU and its VMCS (as VMCS numbers), and
+ * the CPU's MSR generation then: MSRs are 64-bit BigInts, and a VM exit or
+ * entry that changes none of them should not pay for converting five.
+ */
+interface MsrSync { generation: number; values: number[] }
+const msrSync = new WeakMap<Cpu, MsrSync>();
+
 /** CPU to VMCS, as a VM exit stores it. GPRs other than RSP are not in the VMCS. */
 export function saveGuestState(cpu: Cpu, vmcs: Vmcs): void {
-  vmcs.set('GUEST_CR0', cpu.cr0 >>> 0);
-  vmcs.set('GUEST_CR3', cpu.cr3 >>> 0);
-  vmcs.set('GUEST_CR4', cpu.cr4 >>> 0);
-  vmcs.set('GUEST_DR7', cpu.dr[7] >>> 0);
-  vmcs.set('GUEST_RSP', cpu.r[4] >>> 0);
-  vmcs.set('GUEST_RIP', cpu.eip >>> 0);
-  vmcs.set('GUEST_RFLAGS', cpu.eflags >>> 0);
-  cpu.seg.forEach((s, i) => saveSeg(vmcs, SEGMENT_FIELDS[i], s));
+  vmcs.setAt(S.CR0, cpu.cr0 >>> 0);
+  vmcs.setAt(S.CR3, cpu.cr3 >>> 0);
+  vmcs.setAt(S.CR4, cpu.cr4 >>> 0);
+  vmcs.setAt(S.DR7, cpu.dr[7] >>> 0);
+  vmcs.setAt(S.RSP, cpu.r[4] >>> 0);
+  vmcs.setAt(S.RIP, cpu.eip >>> 0);
+  vmcs.setAt(S.RFLAGS, cpu.eflags >>> 0);
+  for (let i = 0; i < 6; i++) saveSeg(vmcs, SEGMENT_FIELDS[i], cpu.seg[i]);
   saveSeg(vmcs, LDTR_FIELDS, cpu.ldtr);
   saveSeg(vmcs, TR_FIELDS, cpu.tr);
-  vmcs.set('GUEST_GDTR_BASE', cpu.gdtr.base >>> 0);
-  vmcs.set('GUEST_GDTR_LIMIT', cpu.gdtr.limit);
-  vmcs.set('GUEST_IDTR_BASE', cpu.idtr.base >>> 0);
-  vmcs.set('GUEST_IDTR_LIMIT', cpu.idtr.limit);
-  for (const [name, index] of MSR_FIELDS) vmcs.set(name, cpu.msrs.read(index) ?? 0n);
-  vmcs.set('GUEST_ACTIVITY_STATE', cpu.halted ? 1 : 0);
-  vmcs.set('GUEST_INTERRUPTIBILITY_INFO',
+  vmcs.setAt(S.GDTR_BASE, cpu.gdtr.base >>> 0);
+  vmcs.setAt(S.GDTR_LIMIT, cpu.gdtr.limit);
+  vmcs.setAt(S.IDTR_BASE, cpu.idtr.base >>> 0);
+  vmcs.setAt(S.IDTR_LIMIT, cpu.idtr.limit);
+  const sync = msrSync.get(cpu);
+  if (sync === undefined || sync.generation !== cpu.msrs.generation || !msrFieldsMatch(vmcs, sync)) {
+    MSR_FIELDS.forEach(([, index], k) => vmcs.setAt(MSR_SLOTS[k], cpu.msrs.read(index) ?? 0n));
+    remember(cpu, vmcs);
+  }
+  vmcs.setAt(S.ACTIVITY, cpu.halted ? 1 : 0);
+  vmcs.setAt(S.INTERRUPTIBILITY,
     (cpu.shadow ? INTERRUPTIBILITY_STI : 0) | (cpu.ssShadow ? INTERRUPTIBILITY_MOV_SS : 0) | (cpu.nmiBlocked ? INTERRUPTIBILITY_NMI : 0));
 }
 
-/** VMCS to CPU, as a VM entry loads it; then the CPU re-derives CPL, modes and paging. */
-export function loadGuestState(cpu: Cpu, vmcs: Vmcs): void {
-  cpu.cr0 = vmcs.get('GUEST_CR0') >>> 0;
-  cpu.cr3 = vmcs.get('GUEST_CR3') >>> 0;
-  cpu.cr4 = vmcs.get('GUEST_CR4') >>> 0;
-  cpu.dr[7] = vmcs.get('GUEST_DR7') >>> 0;
-  cpu.r[4] = vmcs.get('GUEST_RSP') | 0;
-  cpu.eip = vmcs.get('GUEST_RIP') >>> 0;
-  cpu.eflags = vmcs.get('GUEST_RFLAGS') >>> 0;
-  cpu.seg.forEach((s, i) => loadSeg(vmcs, SEGMENT_FIELDS[i], s));
+function msrFieldsMatch(vmcs: Vmcs, sync: MsrSync): boolean {
+  for (let k = 0; k < MSR_SLOTS.length; k++) if (vmcs.getAt(MSR_SLOTS[k]) !== sync.values[k]) return false;
+  return true;
+}
+
+function remember(cpu: Cpu, vmcs: Vmcs): void {
+  msrSync.set(cpu, { generation: cpu.msrs.generation, values: MSR_SLOTS.map((i) => vmcs.getAt(i)) });
+}
+
+/**
+ * VMCS to CPU, as a VM entry loads it; then the CPU re-derives CPL, modes and
+ * paging. `keepTlb` (VPIDs enabled) keeps cached translations across the
+ * entry unless CR0, CR3 or CR4 changed; without VPIDs every entry flushes them
+ * (SDM 29.4.3.3). Debug-register state is re-derived only when DR7 changed.
+ */
+export function loadGuestState(cpu: Cpu, vmcs: Vmcs, keepTlb = false): void {
+  const cr0 = vmcs.getAt(S.CR0) >>> 0;
+  const cr3 = vmcs.getAt(S.CR3) >>> 0;
+  const cr4 = vmcs.getAt(S.CR4) >>> 0;
+  const flush = !keepTlb || cr0 !== cpu.cr0 >>> 0 || cr3 !== cpu.cr3 >>> 0 || cr4 !== cpu.cr4 >>> 0;
+  cpu.cr0 = cr0;
+  cpu.cr3 = cr3;
+  cpu.cr4 = cr4;
+  const dr7 = vmcs.getAt(S.DR7) >>> 0;
+  const debugChanged = dr7 !== cpu.dr[7] >>> 0;
+  cpu.dr[7] = dr7;
+  cpu.r[4] = vmcs.getAt(S.RSP) | 0;
+  cpu.eip = vmcs.getAt(S.RIP) >>> 0;
+  cpu.eflags = vmcs.getAt(S.RFLAGS) >>> 0;
+  for (let i = 0; i < 6; i++) loadSeg(vmcs, SEGMENT_FIELDS[i], cpu.seg[i]);
   loadSeg(vmcs, LDTR_FIELDS, cpu.ldtr);
   loadSeg(vmcs, TR_FIELDS, cpu.tr);
-  cpu.gdtr = { base: vmcs.get('GUEST_GDTR_BASE') >>> 0, limit: vmcs.get('GUEST_GDTR_LIMIT') & 0xffff };
-  cpu.idtr = { base: vmcs.get('GUEST_IDTR_BASE') >>> 0, limit: vmcs.get('GUEST_IDTR_LIMIT') & 0xffff };
-  for (const [name, index] of MSR_FIELDS) {
-    if (cpu.msrs.has(index)) cpu.msrs.write(index, vmcs.getBig(name));
+  cpu.gdtr = { base: vmcs.getAt(S.GDTR_BASE) >>> 0, limit: vmcs.getAt(S.GDTR_LIMIT) & 0xffff };
+  cpu.idtr = { base: vmcs.getAt(S.IDTR_BASE) >>> 0, limit: vmcs.getAt(S.IDTR_LIMIT) & 0xffff };
+  const sync = msrSync.get(cpu);
+  if (sync === undefined || sync.generation !== cpu.msrs.generation || !msrFieldsMatch(vmcs, sync)) {
+    MSR_FIELDS.forEach(([name, index]) => {
+      if (cpu.msrs.has(index)) cpu.msrs.write(index, vmcs.getBig(name));
+    });
+    remember(cpu, vmcs);
   }
-  cpu.halted = vmcs.get('GUEST_ACTIVITY_STATE') === 1;
-  const intr = vmcs.get('GUEST_INTERRUPTIBILITY_INFO');
+  cpu.halted = vmcs.getAt(S.ACTIVITY) === 1;
+  const intr = vmcs.getAt(S.INTERRUPTIBILITY);
   cpu.shadow = (intr & INTERRUPTIBILITY_STI) !== 0;
   cpu.ssShadow = (intr & INTERRUPTIBILITY_MOV_SS) !== 0;
   cpu.nmiBlocked = (intr & INTERRUPTIBILITY_NMI) !== 0;
-  cpu.updateDebug();
-  cpu.reloadState();
+  // updateDebug drops every compiled block; an entry that leaves DR7 alone must not pay for that.
+  if (debugChanged) cpu.updateDebug();
+  cpu.reloadState(flush);
 }
 
 interface SegLike { selector: number; base: number; limit: number; attr: number; set(sel: number, base: number, limit: number, attr: number): void }
 
 function saveSeg(vmcs: Vmcs, [sel, base, limit, ar]: SegFields, s: SegLike): void {
-  vmcs.set(sel, s.selector);
-  vmcs.set(base, s.base >>> 0);
-  vmcs.set(limit, s.limit >>> 0);
-  vmcs.set(ar, s.attr);
+  vmcs.setAt(sel, s.selector);
+  vmcs.setAt(base, s.base >>> 0);
+  vmcs.setAt(limit, s.limit >>> 0);
+  vmcs.setAt(ar, s.attr);
 }
 
 function loadSeg(vmcs: Vmcs, [sel, base, limit, ar]: SegFields, s: SegLike): void {
-  s.set(vmcs.get(sel), vmcs.get(base), vmcs.get(limit), vmcs.get(ar));
+  s.set(vmcs.getAt(sel), vmcs.getAt(base), vmcs.getAt(limit), vmcs.getAt(ar));
 }
 
 /**

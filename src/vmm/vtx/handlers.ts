@@ -10,12 +10,19 @@ import { guestStateMsrField } from './guest-state';
 import type { VmExit } from './exit-info';
 import { CONSOLE_WRITE_MAX, HC_EINVAL, HC_ENOSYS, HC_EPERM, HYPERCALL } from './hypercalls';
 import type { ExitAction, Vcpu } from './vcpu';
+import type { SmpControl } from './smp';
 
 export interface HandlerContext {
   bus: IoBus;
   cpuid: CpuidTable;
   /** Bytes the guest wrote to the console through a hypercall or a console port. */
   output(vcpu: Vcpu, bytes: number[], source: string): void;
+  /** vCPU start-up and yielding (smp.ts); without it START_VCPU returns -KVM_ENOSYS and YIELD does nothing. */
+  smp?: SmpControl;
+  /** Ports whose OUT bytes the I/O handler reports as output (default: COM1, 0xE9, LPT1; a VM with a UART on COM1 reports that itself). */
+  consolePorts?: ReadonlySet<number>;
+  /** Can anything wake this halted vCPU (a pending event, a running timer)? Default: only an interrupt already queued in the CPU. */
+  canWake?(vcpu: Vcpu): boolean;
 }
 
 export type ExitHandler = (vcpu: Vcpu, exit: VmExit, ctx: HandlerContext) => ExitAction;
@@ -56,13 +63,23 @@ const cpuid: ExitHandler = (vcpu, _e, ctx) => {
   return skip(vcpu);
 };
 
-/** HLT: KVM would block the vCPU until an event arrives; with nothing able to wake it, the VM stops. */
-const hlt: ExitHandler = (vcpu) => {
+/**
+ * HLT: as KVM, the vCPU blocks in root mode (activity state HLT in the VMCS)
+ * while device time passes, until an event can be injected; the entry that
+ * injects it makes the vCPU active again. With nothing able to wake it, the
+ * VM stops.
+ */
+const hlt: ExitHandler = (vcpu, _e, ctx) => {
   vcpu.skipInstruction();
   const c = vcpu.cpu;
+  vcpu.vmcs.set('GUEST_ACTIVITY_STATE', 1);
+  if (ctx.canWake?.(vcpu) === true) {
+    // Blocked in root mode until an event arrives; the VM enters it again then, injecting the event.
+    vcpu.blocked = true;
+    return RESUME;
+  }
   const wakeable = c.nmiPending || (c.irqQueue.length > 0 && (vcpu.vmcs.get('GUEST_RFLAGS') & 0x200) !== 0);
   if (wakeable) return RESUME;
-  vcpu.vmcs.set('GUEST_ACTIVITY_STATE', 1);
   return { kind: 'stop', reason: 'hlt', message: `vCPU ${vcpu.index} halted with ${(vcpu.vmcs.get('GUEST_RFLAGS') & 0x200) !== 0 ? 'no interrupt pending' : 'interrupts disabled'}` };
 };
 
@@ -111,6 +128,10 @@ const vmcall: ExitHandler = (vcpu, _e, ctx) => {
     }
     case HYPERCALL.YIELD:
       setGpr(vcpu, 0, 0);
+      ctx.smp?.yieldSlice(vcpu);
+      return RESUME;
+    case HYPERCALL.START_VCPU:
+      setGpr(vcpu, 0, ctx.smp === undefined ? HC_ENOSYS : ctx.smp.startVcpu(vcpu, c.r[3] >>> 0, c.r[1] >>> 0, c.r[2] >>> 0));
       return RESUME;
     case HYPERCALL.READ_TIME: {
       const t = vcpu.guestTsc();
@@ -182,7 +203,7 @@ const io: ExitHandler = (vcpu, e, ctx) => {
   } else {
     const value = size === 4 ? r[0] >>> 0 : size === 2 ? vcpu.cpu.r16[0] : vcpu.cpu.r8[0];
     ctx.bus.out(q.port, size, value);
-    if (CONSOLE_PORTS.has(q.port) && size === 1) ctx.output(vcpu, [value], `port ${q.port.toString(16).toUpperCase()}h`);
+    if ((ctx.consolePorts ?? CONSOLE_PORTS).has(q.port) && size === 1) ctx.output(vcpu, [value], `port ${q.port.toString(16).toUpperCase()}h`);
   }
   return skip(vcpu);
 };
@@ -224,9 +245,36 @@ const xsetbv: ExitHandler = (vcpu) => {
 const exception: ExitHandler = (vcpu, e) => {
   const vector = e.interruptionInfo & 0xff;
   const type = (e.interruptionInfo >>> 8) & 7;
+  if (type === 2) return RESUME; // a host NMI (NMI exiting): the host handled it, the guest never sees it
   const hasCode = (e.interruptionInfo & 0x800) !== 0;
   if (vector === 14) vcpu.cpu.cr2 = e.qualification; // the exit leaves CR2 to the VMM
   vcpu.inject(vector, type, hasCode ? e.interruptionErrorCode : -1, e.instructionLength);
+  return RESUME;
+};
+
+/** Exit 1: the host took its interrupt (acknowledged on exit or not); pending guest events are injected on the way back in. */
+const externalInterrupt: ExitHandler = () => RESUME;
+
+/** Exits 7 and 8: the window is open; the control is cleared and the entry injects the waiting event (KVM's handle_interrupt_window). */
+const interruptWindow: ExitHandler = (vcpu) => {
+  vcpu.setControl('primary', 'INTR_WINDOW_EXITING', false);
+  return RESUME;
+};
+const nmiWindow: ExitHandler = (vcpu) => {
+  vcpu.setControl('primary', 'NMI_WINDOW_EXITING', false);
+  return RESUME;
+};
+
+/** Exit 37: the VMM-level single step. The monitor trap flag stays set; clearing it is the debugger's (or a replaced handler's) choice. */
+const monitorTrap: ExitHandler = () => RESUME;
+
+/**
+ * Exit 52: the timer is one-shot here (the control is cleared, with "save VMX-preemption timer
+ * value", which needs it) so the guest is not stopped again at once; a scheduler re-arms it.
+ */
+const preemptionTimer: ExitHandler = (vcpu) => {
+  vcpu.setControl('pin', 'PREEMPTION_TIMER', false);
+  vcpu.setControl('exit', 'VM_EXIT_SAVE_VMX_PREEMPTION_TIMER', false);
   return RESUME;
 };
 
@@ -235,7 +283,12 @@ const tripleFault: ExitHandler = (vcpu, e) =>
 
 export const DEFAULT_HANDLERS: Readonly<Partial<Record<number, ExitHandler>>> = {
   [EXIT_REASON.EXCEPTION_NMI]: exception,
+  [EXIT_REASON.EXTERNAL_INTERRUPT]: externalInterrupt,
   [EXIT_REASON.TRIPLE_FAULT]: tripleFault,
+  [EXIT_REASON.INTERRUPT_WINDOW]: interruptWindow,
+  [EXIT_REASON.NMI_WINDOW]: nmiWindow,
+  [EXIT_REASON.MONITOR_TRAP_FLAG]: monitorTrap,
+  [EXIT_REASON.PREEMPTION_TIMER]: preemptionTimer,
   [EXIT_REASON.CPUID]: cpuid,
   [EXIT_REASON.GETSEC]: vmxInstruction,
   [EXIT_REASON.HLT]: hlt,

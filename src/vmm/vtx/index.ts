@@ -1,6 +1,8 @@
 // The VT-x core: vCPUs with a VMCS, controls that decide exits, exit handlers, statistics.
 export { createVm, Vm, DEFAULT_CONTROLS, DEFAULT_EXCEPTION_BITMAP, DEFAULT_CR0_MASK, DEFAULT_CR4_MASK } from './vm';
-export type { VmOptions, VmStop, VmEvents } from './vm';
+export type { VmOptions, VmStop, VmEvents, VmSnapshot, VcpuRunState, PendingSignal } from './vm';
+export { SMP_HANDLERS, startupState } from './smp';
+export type { SmpControl } from './smp';
 export { Vcpu } from './vcpu';
 export type { ExitAction, ExitSink, VmStopReason } from './vcpu';
 export type { VmExit, ExitRequest } from './exit-info';
@@ -10,10 +12,19 @@ export { CpuidTable, HYPERVISOR_LEAF, HYPERVISOR_SIGNATURE, CPUID_1_ECX_HYPERVIS
 export type { CpuidRegs } from './cpuid';
 export { DEFAULT_HANDLERS } from './handlers';
 export type { ExitHandler, HandlerContext } from './handlers';
-export { HYPERCALL, HYPERCALL_NAMES, HC_ENOSYS, HC_EPERM, HC_EINVAL, CONSOLE_WRITE_MAX } from './hypercalls';
+export { HYPERCALL, HYPERCALL_NAMES, HC_ENOSYS, HC_EPERM, HC_EINVAL, HC_EBUSY, CONSOLE_WRITE_MAX } from './hypercalls';
 export { ExitStats } from './stats';
 export type { ExitCostModel, ExitStatsReport, ReasonStat, KeyStat } from './stats';
 export { Emitter } from './emitter';
 export { saveGuestState, loadGuestState, fillHostState } from './guest-state';
 export { ENTRY_CHECKS, ENTRY_CHECK_LISTS, ENTRY_FAIL_DEFAULT, ENTRY_FAIL_NMI, ENTRY_FAIL_VMCS_LINK_PTR, checkVmEntry, entryCheckFailures } from './entry-checks';
 export type { EntryCheck, EntryCheckFailure, EntryCheckList, CheckContext } from './entry-checks';
+export { VcpuEvents, VmInterrupts, INTR_TYPE, HOST_TIMER_VECTOR, PREEMPTION_TIMER_RATE, APIC_BUS_HZ, DEFAULT_EVENT_QUANTUM } from './events';
+export type { PendingEvents, QueuedEvent, VcpuEventsState } from './events';
+export type { VcpuEventHooks } from './vcpu';
+export { VmMemory, memoryLayout, DEFAULT_RESERVED } from './paging-memory';
+export type { PagingMode, VmSlotOption, VmMemoryOptions, MemoryLayout, MemoryCounters, VmTranslation, TranslateOptions, MemoryState } from './paging-memory';
+export { emulateMmio } from './mmio';
+export type { MmioDevice, MmioAccess } from './mmio';
+export { EptPaging, eptAccessText } from './paging-ept';
+export { ShadowPaging, SHADOW_CR0_MASK, SHADOW_CR4_MASK } from './paging-shadow';

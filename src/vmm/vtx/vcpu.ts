@@ -9,12 +9,14 @@ import type { Cpu } from '../../x86/cpu/cpu';
 import type { Instr, MemOperand } from '../../x86/decode/instr';
 import type { CpuIntercept, ExceptionKind, VmxOp } from '../../x86/cpu/intercept';
 import { raiseException } from '../../x86/cpu/interrupts';
+import { VmExitSignal } from '../../x86/cpu/fault';
 import { writeCr } from '../../x86/cpu/compile-system';
 import { Vmcs, EXIT_REASON, controlMask, encodeCrAccess, encodeDrAccess, encodeIoQualification, encodeInterruptionInfo, exitReason, summarizeExitQualification, EXCEPTION_MNEMONICS, type VmcsFieldName, type ControlSetId } from '../vmx';
 import { IoBitmaps, MsrBitmap, hex } from './bitmaps';
 import { saveGuestState, loadGuestState } from './guest-state';
 import { descriptorTableInfo, vmxInstructionInfo, type ExitRequest, type VmExit } from './exit-info';
 import { checkVmEntry, type EntryCheckFailure } from './entry-checks';
+import { HostMsrView, loadEntryMsrs, loadExitMsrs, storeExitMsrs } from './msr-areas';
 
 /** Vector-numbered exceptions that push an error code (SDM 6.3.1). */
 const HAS_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17, 21]);
@@ -47,15 +49,37 @@ export type VmStopReason = 'hlt' | 'shutdown' | 'triple-fault' | 'unhandled-exit
 
 export type ExitSink = (vcpu: Vcpu, exit: VmExit) => ExitAction;
 
+/** Event virtualization plugged into entries and exits (events.ts). */
+export interface VcpuEventHooks {
+  /** Before the entry checks: choose the event to inject and arm the window controls. */
+  beforeEntry(vcpu: Vcpu): void;
+  /** After a successful entry and its injection (loads the preemption timer). */
+  afterEntry(vcpu: Vcpu): void;
+  /** At a VM exit, once the guest state is saved (stores the preemption timer value). */
+  atExit(vcpu: Vcpu): void;
+}
+
 export class Vcpu {
   readonly vmcs = new Vmcs();
   readonly ioBitmaps = new IoBitmaps();
   readonly msrBitmap = new MsrBitmap();
+  /** Root mode's values of the MSRs the VM-exit MSR-load area loads (see msr-areas.ts). */
+  readonly hostMsrs = new HostMsrView();
   /** Set when a handler stopped the VM; read by the run loop. */
   stopAction: Extract<ExitAction, { kind: 'stop' }> | null = null;
   private sequence = 0;
-  /** The next call of the exception hook comes from our own event injection. */
-  private injecting = false;
+  /** Interruption information of the event being injected: the next call of the exception hook comes from it. */
+  private injecting: number | null = null;
+  /** Pending-event logic (events.ts); null runs the vCPU with injection through VM_ENTRY_INTR_INFO_FIELD only. */
+  eventHooks: VcpuEventHooks | null = null;
+  /**
+   * A handler left the vCPU in root mode waiting for an event (HLT, as KVM's
+   * kvm_vcpu_halt): the exit does not re-enter; the run loop enters again when
+   * something can be injected (events.ts).
+   */
+  blocked = false;
+  /** Host (physical) interrupts and NMI that arrived while this vCPU was scheduled, taken at the next instruction boundary. */
+  readonly hostEvents: { vectors: number[]; nmi: boolean } = { vectors: [], nmi: false };
   /** The event whose delivery the CPU started most recently, to fill IDT-vectoring information. */
   private delivering: { info: number; error: number; icount: number; eip: number; cs: number } | null = null;
 
@@ -85,15 +109,27 @@ export class Vcpu {
    * the guest was not entered and the VM is stopped.
    */
   enter(): boolean {
+    this.eventHooks?.beforeEntry(this);
     this.entryFailure = checkVmEntry(this.vmcs);
+    if (this.entryFailure === null) {
+      // With VPIDs the guest's cached translations survive the exit and entry (SDM 29.1).
+      loadGuestState(this.cpu, this.vmcs, this.control('secondary', 'VPID') && this.vmcs.get('VIRTUAL_PROCESSOR_ID') !== 0);
+      // SDM 27.4: MSRs are loaded after the guest state and before event injection.
+      this.entryFailure = loadEntryMsrs(this.cpu, this.vmcs);
+    }
     if (this.entryFailure !== null) {
+      if (this.entryFailure.exitReason !== undefined) {
+        // A failure that exits loads host state, including the VM-exit MSR-load area, but stores no guest MSRs (SDM 27.8).
+        const abort = loadExitMsrs(this.cpu, this.vmcs, this.hostMsrs);
+        if (abort !== null) this.entryFailure = { ...this.entryFailure, message: `${this.entryFailure.message}; then ${abort.message}` };
+      }
       this.failEntry(this.entryFailure);
       return false;
     }
-    loadGuestState(this.cpu, this.vmcs);
     const injected = this.vmcs.get('VM_ENTRY_INTR_INFO_FIELD');
     this.entered?.(this, (injected & 0x80000000) !== 0 ? injected : 0);
     this.injectPending();
+    this.eventHooks?.afterEntry(this);
     return true;
   }
 
@@ -151,6 +187,23 @@ export class Vcpu {
   }
 
   /**
+   * A host (physical) interrupt arrives while this vCPU is scheduled. At the
+   * next instruction boundary it causes exit 1 when external-interrupt
+   * exiting is set (with "acknowledge interrupt on exit" its vector is in
+   * VM_EXIT_INTR_INFO), otherwise it goes through the guest's IDT.
+   */
+  hostInterrupt(vector: number): void {
+    this.hostEvents.vectors.push(vector & 0xff);
+    if (this.cpu.stopRequest === null) this.cpu.requestStop('limit', 'host interrupt');
+  }
+
+  /** A host NMI: exit 0 (interruption type NMI) with NMI exiting, otherwise delivered to the guest. */
+  hostNmi(): void {
+    this.hostEvents.nmi = true;
+    if (this.cpu.stopRequest === null) this.cpu.requestStop('limit', 'host NMI');
+  }
+
+  /**
    * Performs a VM exit: saves guest state, writes the exit-information fields,
    * runs the handler and re-enters. Returns the handler's decision; with
    * 'emulate' the hook then lets the CPU carry out the instruction itself.
@@ -159,6 +212,7 @@ export class Vcpu {
     const c = this.cpu;
     const v = this.vmcs;
     this.saveState();
+    this.eventHooks?.atExit(this);
     // Every VM exit clears the valid bit of the VM-entry interruption-information field (SDM "Updating Non-Register State").
     v.set('VM_ENTRY_INTR_INFO_FIELD', v.get('VM_ENTRY_INTR_INFO_FIELD') & 0x7fffffff);
     const qualification = (req.qualification ?? 0) >>> 0;
@@ -172,9 +226,17 @@ export class Vcpu {
     v.set('VM_EXIT_INTR_ERROR_CODE', req.interruptionErrorCode ?? 0);
     const d = this.delivering;
     const vectoring = d !== null && d.icount === c.icount && d.eip === (c.eip >>> 0) && d.cs === c.seg[1].selector && req.reason !== EXIT_REASON.TRIPLE_FAULT;
-    v.set('IDT_VECTORING_INFO_FIELD', vectoring ? d.info : 0);
-    v.set('IDT_VECTORING_ERROR_CODE', vectoring ? d.error : 0);
+    // An exit raised outside the exception hook (an EPT violation in event delivery) names the event itself.
+    v.set('IDT_VECTORING_INFO_FIELD', req.idtVectoringInfo ?? (vectoring ? d.info : 0));
+    v.set('IDT_VECTORING_ERROR_CODE', req.idtVectoringErrorCode ?? (vectoring ? d.error : 0));
     this.delivering = null;
+    // SDM 28.4, 28.6: guest MSRs are stored and host MSRs loaded before root mode runs; a failure is a VMX abort.
+    const abort = storeExitMsrs(c, v) ?? loadExitMsrs(c, v, this.hostMsrs);
+    if (abort !== null) {
+      this.stopAction = { kind: 'stop', reason: 'error', message: abort.message };
+      c.requestStop('error', abort.message);
+      return this.stopAction;
+    }
     const exit: VmExit = {
       sequence: this.nextSequence(),
       vcpu: this.index,
@@ -199,9 +261,20 @@ export class Vcpu {
       this.stopAction = action;
       c.requestStop(action.reason === 'hlt' ? 'hlt' : action.reason === 'triple-fault' ? 'triple-fault' : 'shutdown', action.message);
     }
+    if (this.blocked && action.kind === 'resume') {
+      // No entry now: the CPU stays halted at the instruction boundary until the run loop enters again.
+      c.halted = true;
+      c.exitReq = true;
+      return action;
+    }
     // A failed entry stops the VM: the hooks must not carry out the instruction as 'emulate' would ask.
     if (!this.enter() && this.stopAction !== null) return this.stopAction;
     return action;
+  }
+
+  /** Exits the run loop takes between instructions (windows, MTF, timers, host interrupts) interrupt no event delivery. */
+  clearDelivery(): void {
+    this.delivering = null;
   }
 
   /** Number of exits this vCPU took. */
@@ -216,7 +289,8 @@ export class Vcpu {
     const type = (info >>> 8) & 7;
     const error = (info & 0x800) !== 0 ? v.get('VM_ENTRY_EXCEPTION_ERROR_CODE') : -1;
     const c = this.cpu;
-    const kinds: Readonly<Record<number, ExceptionKind>> = { 3: vector === 1 ? 'trap' : 'fault', 4: 'software', 6: 'software-exception' };
+    // External interrupts and NMIs are delivered like a trap (EXT=1, no RF); INT1 (type 5) likewise, past the instruction.
+    const kinds: Readonly<Record<number, ExceptionKind>> = { 0: 'trap', 2: 'trap', 3: vector === 1 ? 'trap' : 'fault', 4: 'software', 5: 'trap', 6: 'software-exception' };
     const kind = kinds[type];
     if (kind === undefined) {
       this.stopAction = { kind: 'stop', reason: 'error', message: `injection of interruption type ${type} is not modelled` };
@@ -224,13 +298,23 @@ export class Vcpu {
       return;
     }
     // Software events are delivered with the return address past the instruction.
-    if (type === 4 || type === 6) c.eip = (c.eip + v.get('VM_ENTRY_INSTRUCTION_LEN')) >>> 0;
-    this.injecting = true;
+    if (type === 4 || type === 5 || type === 6) c.eip = (c.eip + v.get('VM_ENTRY_INSTRUCTION_LEN')) >>> 0;
+    this.injecting = info >>> 0;
+    const exits = this.sequence;
     try {
       raiseException(c, vector, error, kind);
+    } catch (e) {
+      // An EPT exit while delivering the injected interrupt or NMI itself: IDT-vectoring information must name its type.
+      if (e instanceof VmExitSignal && e.event !== null && e.event.vector === vector && e.event.kind === kind && (type === 0 || type === 2)) {
+        e.event = { vector, errorCode: -1, kind: type === 0 ? 'external' : 'nmi' };
+      }
+      throw e;
     } finally {
-      this.injecting = false;
+      this.injecting = null;
     }
+    // A delivered NMI blocks further NMIs (virtual-NMI blocking with "virtual NMIs") until the guest's IRET
+    // (SDM 27.6.1.2); one whose delivery caused an exit was not delivered and blocks nothing.
+    if (type === 2 && this.sequence === exits) c.nmiBlocked = true;
   }
 
   // --- the interception hooks ---------------------------------------------
@@ -431,7 +515,12 @@ export class Vcpu {
     const record = (): void => {
       this.delivering = { info, error: errorCode >= 0 ? errorCode : 0, icount: c.icount, eip: c.eip >>> 0, cs: c.seg[1].selector };
     };
-    if (this.injecting) { this.injecting = false; record(); return false; }
+    if (this.injecting !== null) {
+      // The injected event itself: IDT-vectoring information reports it with its own type.
+      this.delivering = { info: this.injecting, error: errorCode >= 0 ? errorCode : 0, icount: c.icount, eip: c.eip >>> 0, cs: c.seg[1].selector };
+      this.injecting = null;
+      return false;
+    }
     if (kind === 'software') { record(); return false; } // INT n is not subject to the exception bitmap
     const bitmap = this.vmcs.get('EXCEPTION_BITMAP') >>> 0;
     const bitSet = ((bitmap >>> vector) & 1) !== 0;

@@ -13,13 +13,23 @@ import type { VmExit } from './exit-info';
 import { copyGuestState, fillHostState, loadGuestState } from './guest-state';
 import { DEFAULT_HANDLERS, type ExitHandler, type HandlerContext } from './handlers';
 import { ExitStats, type ExitCostModel, type ExitDetail } from './stats';
+import { defaultCostModel } from '../cost/model';
 import { Vcpu, type ExitAction, type VmStopReason } from './vcpu';
 import type { EntryCheckFailure } from './entry-checks';
+import { VmMemory, memoryLayout, type PagingMode, type TranslateOptions, type VmMemoryOptions, type VmTranslation } from './paging-memory';
+import type { MmioDevice } from './mmio';
+import type { MmioSlot } from '../memory';
+import { Scheduler, TraceHash, type VcpuRunState } from '../sched';
+import { SMP_HANDLERS, ACTIVITY_ACTIVE, SmpSignals, type PendingSignal, type SmpHost } from './smp';
+import { takeSnapshot, applySnapshot, type VmSnapshot, type VmSnapshotSource } from './snapshot';
+import { PcPlatform, type PlatformOptions, type PlatformState } from '../devices/platform';
+import { LocalApic, APIC_BASE_ADDRESS, type LapicState, type IpiMessage } from '../devices/lapic';
+import { VcpuEvents, VmInterrupts, type PendingEvents, type VcpuEventsState } from './events';
 
 export interface VmStop {
   reason: VmStopReason | 'limit' | 'breakpoint';
   message: string;
-  /** Guest instructions executed by this `run` call. */
+  /** Guest instructions executed by this `run` call, plus the idle time of halted vCPUs (docs/vmm-interrupts.md). */
   instructions: number;
   /** VM exits taken by this `run` call. */
   exits: number;
@@ -51,13 +61,52 @@ export interface VmOptions {
   cpuid?: Readonly<Record<number, CpuidRegs>>;
   /** Handlers that replace the defaults for their exit reasons. */
   handlers?: Readonly<Partial<Record<number, ExitHandler>>>;
-  /** Number of vCPUs (default 1, at most 16); vCPUs other than 0 start parked in wait-for-SIPI. */
+  /**
+   * Number of vCPUs (default 1, at most 16), each with its own VMCS and simulated CPU over the
+   * shared memory. vCPU 0 starts at the image's entry; the others wait for SIPI until the guest
+   * starts them (START_VCPU hypercall, or INIT + SIPI through `sendInit`/`sendSipi`).
+   */
   vcpus?: number;
-  /** Instructions a vCPU runs before the next runnable vCPU gets its turn (default 10,000). */
+  /**
+   * Simulated physical CPUs the vCPUs are scheduled on (default: one per vCPU, at most 16).
+   * Fewer pCPUs than vCPUs makes vCPUs wait in run queues (steal time). See docs/vmm-vcpus.md.
+   */
+  pcpus?: number;
+  /**
+   * Guest instructions per time slice (default 10,000). One vCPU on one pCPU is not sliced
+   * unless this is given: it runs the whole `run` budget in one go.
+   */
   sliceInstructions?: number;
   /** Changes the VMCS (controls, bitmaps, masks) after the defaults are set, before the first entry. */
   configure?: (vcpu: Vcpu) => void;
+  /** Cycle cost model of the statistics; default: `defaultCostModel()` of src/vmm/cost (docs/vmm-costs.md). */
   costModel?: ExitCostModel;
+  /**
+   * Second-level translation (docs/vmm-memory.md). 'ept' (default): the VMM's
+   * extended page tables map guest RAM; real-mode guests run as "unrestricted
+   * guest". 'shadow': EPT off, the VMM keeps shadow page tables in step with
+   * the guest's through CR3/INVLPG/#PF exits (flat32 guests only). 'none':
+   * EPT off, no shadow, GPA = HPA with no isolation and no MMIO emulation;
+   * without unrestricted guest the guest must enter with CR0.PE and PG set.
+   */
+  paging?: PagingMode;
+  /** Memory slots beyond the RAM at GPA 0, EPT on-demand mapping and the VMM's host reserve (docs/vmm-memory.md). */
+  memory?: VmMemoryOptions;
+  /**
+   * The PC platform devices on the VM's port bus (docs/vmm-interrupts.md): PIC pair, PIT on IRQ 0,
+   * 16550 UART on COM1 (its output is VM output with source 'com1'), port 0x61 and the debug-exit
+   * port 0x501 (a write stops the VM: reason 'shutdown', code (value << 1) | 1). Default: attached
+   * with its default options (100 M guest instructions per second of device time), unless `bus`
+   * is given (whoever brings the bus brings its devices); false: none, COM1 stays the capture-only
+   * console port.
+   */
+  platform?: false | PlatformOptions;
+  /**
+   * Guest instructions between two points where the devices catch up with a vCPU's time and its
+   * pending events are looked at, while the PIT counts (default 1000): the most a PIT interrupt
+   * waits to be noticed. Exits and LAPIC timer expiries are points too (docs/vmm-interrupts.md).
+   */
+  eventQuantum?: number;
 }
 
 /**
@@ -65,14 +114,17 @@ export interface VmOptions {
  * exit unconditionally; on top of that HLT exiting, I/O bitmaps (all ports
  * set, so every port access exits), MSR bitmaps (empty: only MSRs outside the
  * bitmap ranges exit), TSC offsetting, the secondary controls with
- * unrestricted guest and RDTSCP.
+ * unrestricted guest and RDTSCP. Pin-based, as KVM sets them: external-
+ * interrupt exiting, NMI exiting and virtual NMIs, with "acknowledge
+ * interrupt on exit" (the host's vector is in VM_EXIT_INTR_INFO); guest
+ * interrupts are injected (docs/vmm-interrupts.md).
  */
 export const DEFAULT_CONTROLS: Readonly<Record<ControlSetId, readonly string[]>> = {
-  pin: [],
+  pin: ['INTR_EXITING', 'NMI_EXITING', 'VIRTUAL_NMIS'],
   primary: ['HLT_EXITING', 'USE_TSC_OFFSETTING', 'USE_IO_BITMAPS', 'USE_MSR_BITMAPS', 'SEC_CONTROLS'],
-  secondary: ['UNRESTRICTED_GUEST', 'RDTSCP'],
+  secondary: ['UNRESTRICTED_GUEST', 'RDTSCP', 'VPID'],
   tertiary: [],
-  exit: [],
+  exit: ['VM_EXIT_ACK_INTR_ON_EXIT'],
   entry: [],
 };
 
@@ -91,13 +143,16 @@ export interface VmStatePart {
   restore(state: unknown): void;
 }
 
-/** Why a vCPU is or is not running. */
-export type VcpuRunState = 'runnable' | 'halted' | 'wait-for-sipi' | 'stopped';
+export type { VcpuRunState } from '../sched';
+export type { VmSnapshot } from './snapshot';
 
 export const MAX_VCPUS = 16;
 const DEFAULT_SLICE = 10_000;
 /** GUEST_ACTIVITY_STATE values (SDM 25.4.2). */
 const ACTIVITY_WAIT_FOR_SIPI = 3;
+/** The CPU stop a YIELD hypercall requests to end the caller's slice (not a halt). */
+const YIELD_STOP = 'yield: end of time slice';
+export type { PendingSignal } from './smp';
 
 export class Vm {
   readonly machine: Machine;
@@ -117,23 +172,41 @@ export class Vm {
   private exitSequence = 0;
   private runExits = 0;
 
+  /** The PC platform devices (PIC pair, PIT, UART, port 0x61, debug exit), or null with `platform: false`. */
+  readonly platform: PcPlatform | null;
+  /** One local APIC per vCPU (index = vCPU index, APIC ID = index), at 0xFEE00000 in each vCPU's view. */
+  readonly lapics: LocalApic[] = [];
+  /** Pending events and the event-aware run loop (events.ts). */
+  readonly interrupts: VmInterrupts;
+
   /** The simulated processor each vCPU runs on (index = vCPU index); vCPU 0 uses the machine's own. */
   readonly processors: { cpu: Cpu; engine: Engine }[];
   /** Why each vCPU is not running, or 'runnable'. */
   readonly runState: VcpuRunState[];
-  /** Instructions per scheduling slice when several vCPUs share the run budget. */
+  /** Instructions per scheduling slice (0: not sliced, one vCPU on one pCPU). */
   readonly sliceInstructions: number;
-  private nextVcpu = 0;
+  /** The vCPU scheduler: run queues per pCPU, slices, accounting (`scheduler.view()` for a debugger). */
+  readonly scheduler: Scheduler;
+  /** FNV-1a 64 over every exit so far (see `traceHash()`). */
+  private readonly trace = new TraceHash();
+  /** INIT/SIPI signals not yet recognized and START_VCPU (smp.ts). */
+  private readonly smp: SmpSignals;
+  /** The vCPU whose YIELD requested the current CPU stop, or -1. */
+  private yieldStop = -1;
 
   constructor(options: VmOptions) {
-    this.machine = new Machine({ memorySize: options.memorySize });
+    // Host memory: guest RAM at GPA 0 (identity), then the VMM's own region (EPT and shadow tables, extra slots).
+    const layout = memoryLayout(options.memorySize, options.memory);
+    this.machine = new Machine({ memorySize: layout.hostLimit });
     if (options.mode === 'real') this.machine.loadBootSector(options.image);
     else this.machine.loadFlat32(options.image, options.org ?? 0x1000);
     this.bus = options.bus ?? this.machine.io;
     this.cpuid = new CpuidTable(options.cpuid);
-    this.stats = new ExitStats(options.costModel);
-    this.handlers = { ...DEFAULT_HANDLERS, ...options.handlers };
-    this.sliceInstructions = options.sliceInstructions ?? DEFAULT_SLICE;
+    this.stats = new ExitStats(options.costModel ?? defaultCostModel());
+    this.memory = new VmMemory(this.machine, options.paging ?? 'ept', layout, options.memory ?? {}, options.mode === 'real');
+    const base = { ...DEFAULT_HANDLERS, ...SMP_HANDLERS };
+    this.handlers = { ...base, ...this.memory.handlers(base), ...options.handlers };
+    this.registerState('memory', { snapshot: () => this.memory.snapshot(), restore: (st) => this.memory.restore(st) });
     this.context = {
       bus: this.bus,
       cpuid: this.cpuid,
@@ -159,11 +232,111 @@ export class Vm {
         loadGuestState(vcpu.cpu, vcpu.vmcs);
       }
       this.setupVmcs(vcpu);
+      this.memory.setupVcpu(vcpu);
       if (i > 0) vcpu.vmcs.set('GUEST_ACTIVITY_STATE', ACTIVITY_WAIT_FOR_SIPI);
       this.runState.push(i === 0 ? 'runnable' : 'wait-for-sipi');
       options.configure?.(vcpu);
+      this.memory.finishVcpu(vcpu);
       vcpu.install();
     }
+    const pcpus = options.pcpus ?? count;
+    if (!Number.isInteger(pcpus) || pcpus < 1 || pcpus > MAX_VCPUS) throw new RangeError(`pcpus must be an integer from 1 to ${MAX_VCPUS} (got ${pcpus})`);
+    const slice = options.sliceInstructions;
+    if (slice !== undefined && (!Number.isInteger(slice) || slice < 1)) throw new RangeError(`sliceInstructions must be a positive integer (got ${slice})`);
+    // One vCPU alone on one pCPU has nobody to share with: unsliced, it runs each budget in one go.
+    this.sliceInstructions = slice ?? (count === 1 && pcpus === 1 ? 0 : DEFAULT_SLICE);
+    this.scheduler = new Scheduler({ vcpus: count, pcpus, slice: this.sliceInstructions, initial: this.runState });
+    this.smp = new SmpSignals(count);
+    this.context.smp = this.smp.control(this.smpHost());
+    this.events.on('exit', (e) => this.trace.add(e));
+    const platform = options.platform ?? (options.bus === undefined ? {} : false);
+    this.platform = platform === false ? null : new PcPlatform(platform);
+    this.interrupts = new VmInterrupts(this.platform, options.eventQuantum);
+    this.setupEvents(platform === false ? 100_000_000 : platform.instructionsPerSecond ?? 100_000_000, platform === false ? undefined : platform.onSerialOutput);
+  }
+
+  /**
+   * Interrupt and device virtualization (docs/vmm-interrupts.md): the platform
+   * on the port bus, a local APIC and a pending-event queue per vCPU, the
+   * handlers' view of them, and their parts of whole-VM snapshots.
+   */
+  private setupEvents(instructionsPerSecond: number, onSerialOutput: ((byte: number) => void) | undefined): void {
+    const current = (): Vcpu => this.interrupts.current ?? this.vcpus[0];
+    const p = this.platform;
+    if (p !== null) {
+      p.attach(this.bus);
+      p.uart.onTransmit = (byte) => {
+        this.context.output(current(), [byte], 'com1');
+        onSerialOutput?.(byte);
+      };
+      p.debugExit.onExit = (code) => {
+        const v = current();
+        const message = `debug-exit port: the guest wrote ${p.debugExit.value ?? 0}, exit status ${code}`;
+        v.stopAction = { kind: 'stop', reason: 'shutdown', message, code };
+        v.cpu.requestStop('shutdown', message);
+      };
+      // COM1 output now comes from the UART itself; the I/O handler reports the other console ports.
+      this.context.consolePorts = new Set([0xe9, 0x378]);
+      this.registerState('platform', { snapshot: () => p.snapshot(), restore: (st) => p.restore(st as PlatformState) });
+    }
+    for (const vcpu of this.vcpus) {
+      const lapic = new LocalApic(vcpu.index);
+      lapic.onIpi = (ipi) => this.routeIpi(vcpu.index, ipi);
+      this.lapics.push(lapic);
+      const ev = new VcpuEvents(vcpu, lapic, vcpu.index === 0 && p !== null ? p.pic : null, instructionsPerSecond);
+      this.interrupts.add(ev);
+      vcpu.eventHooks = ev;
+    }
+    this.context.canWake = (v) => this.interrupts.canWake(v.index);
+    if (this.memory.mode !== 'none') {
+      // One page for every vCPU's APIC: an access reaches the APIC of the vCPU that makes it.
+      this.mapMmio('lapic', APIC_BASE_ADDRESS, 0x1000, {
+        read: (offset, size) => {
+          const value = this.lapics[current().index].read(offset & ~3);
+          return size === 4 ? value : (value >>> ((offset & 3) * 8)) & (size === 2 ? 0xffff : 0xff);
+        },
+        write: (offset, _size, value) => this.lapics[current().index].write(offset & ~3, value),
+      });
+    }
+    this.registerState('lapics', { snapshot: () => this.lapics.map((l) => l.snapshot()), restore: (st) => (st as LapicState[]).forEach((l, i) => this.lapics[i].restore(l)) });
+    this.registerState('events', {
+      snapshot: () => this.interrupts.vcpus.map((e) => e.snapshot()),
+      restore: (st) => (st as VcpuEventsState[]).forEach((e, i) => this.interrupts.vcpus[i].restore(e)),
+    });
+  }
+
+  /** IPIs a local APIC does not deliver to itself alone: fixed and NMI ones reach the other vCPUs' APICs; INIT and SIPI go to the start-up logic. */
+  private routeIpi(from: number, ipi: IpiMessage): void {
+    // The sender's own APIC already took a fixed IPI addressed to it; only an NMI to itself is left (below).
+    const targeted = (l: LocalApic, j: number): boolean => {
+      if (j === from || ipi.shorthand === 1) return false;
+      if (ipi.shorthand === 2 || ipi.shorthand === 3) return true;
+      if (ipi.destination === 0xff) return true;
+      return ipi.logical ? ((l.state.ldr >>> 24) & ipi.destination) !== 0 : ipi.destination === l.state.id;
+    };
+    this.lapics.forEach((l, j) => {
+      if (!targeted(l, j)) return;
+      switch (ipi.deliveryMode) {
+        case 0: case 1: l.acceptInterrupt(ipi.vector, ipi.triggerLevel); break;
+        case 4: this.interrupts.vcpus[j].queueNmi(); break;
+        case 5: this.sendInit(j, from); break;
+        case 6: this.sendSipi(j, ipi.vector, from); break;
+        default: return;
+      }
+      if (this.runState[j] === 'halted') this.wake(j);
+    });
+    if ((ipi.deliveryMode === 4) && (ipi.shorthand === 1 || ipi.shorthand === 2 || (!ipi.logical && ipi.destination === this.lapics[from].state.id))) this.interrupts.vcpus[from].queueNmi();
+  }
+
+  /**
+   * What decides vCPU `index`'s next event, as plain data: the VMM's queue, NMI and host events,
+   * VM_ENTRY_INTR_INFO_FIELD, the guest's interruptibility, the armed windows, the preemption
+   * timer, PIC and LAPIC registers (docs/vmm-interrupts.md).
+   */
+  pendingEvents(index: number): PendingEvents {
+    const e = this.interrupts.vcpus[index];
+    if (e === undefined) throw new RangeError(`no vCPU ${index}`);
+    return e.pending();
   }
 
   /** The VMCS as a VMM would prepare it: guest state from the loaded machine, KVM-like controls. */
@@ -188,16 +361,19 @@ export class Vm {
     v.set('CR4_READ_SHADOW', v.get('GUEST_CR4') & ~DEFAULT_CR4_MASK);
     for (const [name, addr] of Object.entries(BITMAP_ADDRESSES)) v.set(name as keyof typeof BITMAP_ADDRESSES, addr);
     v.set('VMCS_LINK_POINTER', 0xffffffffffffffffn);
+    // VPID 0 is the VMM's own; each vCPU tags its guest translations with index + 1, as KVM allocates them.
+    v.set('VIRTUAL_PROCESSOR_ID', vcpu.index + 1);
     vcpu.ioBitmaps.a.fill(0xff);
     vcpu.ioBitmaps.b.fill(0xff);
   }
 
   /**
    * Runs the guest for at most `maxInstructions` instructions in total over
-   * all vCPUs (the first entry of each vCPU is its VM launch). With one vCPU
-   * the budget runs in one go; with several, runnable vCPUs take turns in
-   * slices of `sliceInstructions`, in index order, so every run is
-   * deterministic.
+   * all vCPUs (the first entry of each vCPU is its VM launch). The scheduler
+   * hands out the pCPUs' slots round by round (src/vmm/sched); one vCPU on one
+   * pCPU runs the budget in one go. Where a run stops inside a slot, the next
+   * run continues it, so the order of events does not depend on how the
+   * budget is split into runs.
    */
   run(maxInstructions: number): VmStop {
     if (this.ended !== null) {
@@ -209,14 +385,23 @@ export class Vm {
     let done = 0;
     let last: VmStop | null = null;
     while (done < maxInstructions) {
+      // Signals are recognized where the scheduler decides, not where a run's budget ran out.
+      if (this.smp.count > 0 && !this.scheduler.holds(this.runState)) {
+        const stop = this.smp.recognize(this.smpHost());
+        if (stop !== null) {
+          last = { ...stop, instructions: done, exits: this.runExits };
+          break;
+        }
+      }
       const index = this.pickNext();
       if (index < 0) {
+        if (this.idleWake()) continue;
         last = this.idleStop(done);
         break;
       }
       const vcpu = this.vcpus[index];
-      const budget = this.vcpus.length === 1 ? maxInstructions - done : Math.min(this.sliceInstructions, maxInstructions - done);
-      const r = this.runSlice(vcpu, budget);
+      const r = this.runSlice(vcpu, Math.min(this.slotBudget, maxInstructions - done));
+      this.scheduler.ran(r.instructions);
       done += r.instructions;
       if (r.kind === 'continue') continue;
       last = { ...r.stop, instructions: done, exits: this.runExits };
@@ -228,24 +413,132 @@ export class Vm {
     return last;
   }
 
-  /** The next vCPU to run (round-robin over runnable vCPUs), or -1 when none can run. */
+  /** Instructions left in the slot `pickNext` chose. */
+  private slotBudget = 0;
+
+  /** The vCPU the scheduler runs next (its slot's budget in `slotBudget`), or -1 when none can run. */
   private pickNext(): number {
-    const n = this.vcpus.length;
-    for (let k = 0; k < n; k++) {
-      const i = (this.nextVcpu + k) % n;
-      if (this.runState[i] === 'runnable') {
-        this.nextVcpu = (i + 1) % n;
-        return i;
-      }
-    }
-    return -1;
+    const slot = this.scheduler.next(this.runState);
+    if (slot === null) return -1;
+    this.slotBudget = slot.budget;
+    return slot.vcpu;
   }
 
-  /** Nothing is runnable: every vCPU is halted (or parked) with nothing that can wake it. */
+  /**
+   * Called when no vCPU is runnable, before the VM stops with 'hlt': the place to let
+   * time pass for whatever can wake a halted vCPU (device timers) and make it runnable
+   * (`wake`). Returns true when a vCPU was woken, and the run goes on. By default
+   * nothing can wake a vCPU.
+   */
+  private idleWake(): boolean {
+    return false;
+  }
+
+  /**
+   * Nothing is runnable: every vCPU is halted (or parked) with nothing that can wake it.
+   * Whatever wakes a vCPU sets its `runState` to 'runnable' (or calls `wake`); the
+   * scheduler sees the change at its next decision.
+   */
   private idleStop(done: number): VmStop {
     const halted = this.vcpus.findIndex((_, i) => this.runState[i] === 'halted');
     const v = this.vcpus[halted < 0 ? 0 : halted];
-    return { reason: 'hlt', message: this.lastHaltMessage ?? 'every vCPU is halted', instructions: done, exits: this.runExits, rip: v.cpu.eip >>> 0 };
+    const parked = this.runState.every((s) => s !== 'halted');
+    return { reason: 'hlt', message: this.lastHaltMessage ?? (parked ? 'no vCPU is running: every vCPU waits for SIPI or is stopped' : 'every vCPU is halted'), instructions: done, exits: this.runExits, rip: v.cpu.eip >>> 0 };
+  }
+
+  /**
+   * Makes a halted or parked vCPU runnable; it joins the run queue of the pCPU it last ran on
+   * at the scheduler's next decision. A halted vCPU leaves the HLT activity state.
+   */
+  wake(index: number): void {
+    if (this.runState[index] === 'halted') {
+      this.vcpus[index].vmcs.set('GUEST_ACTIVITY_STATE', ACTIVITY_ACTIVE);
+      this.vcpus[index].cpu.halted = false;
+    }
+    this.runState[index] = 'runnable';
+  }
+
+  // --- multiprocessor start-up ---------------------------------------------
+
+  /**
+   * Sends INIT to vCPU `target` (the local APIC's ICR calls this). The target
+   * recognizes it when the run loop next decides (after the sender's slice):
+   * a VM exit 3 (INIT signal), whose default handler parks it in wait-for-SIPI.
+   * Returns false when there is no such vCPU.
+   */
+  sendInit(target: number, from = -1): boolean {
+    return this.smp.send(target, { kind: 'init', vector: 0, from });
+  }
+
+  /**
+   * Sends a start-up IPI with `vector` to vCPU `target`. A target in
+   * wait-for-SIPI takes VM exit 4 (SIPI) with the vector as qualification; its
+   * default handler starts it in real mode at CS:IP = (vector << 8):0. A SIPI to
+   * a vCPU in any other state is dropped, as on hardware.
+   */
+  sendSipi(target: number, vector: number, from = -1): boolean {
+    return this.smp.send(target, { kind: 'sipi', vector: vector & 0xff, from });
+  }
+
+  /** INIT/SIPI signals sent to a vCPU and not yet recognized. */
+  pendingSignals(index: number): readonly PendingSignal[] {
+    return this.smp.signals[index] ?? [];
+  }
+
+  /** What the start-up logic of smp.ts works on. */
+  private smpHost(): SmpHost {
+    return {
+      vcpus: this.vcpus, runState: this.runState, launched: this.launched,
+      yieldSlice: (vcpu) => {
+        this.scheduler.yieldCurrent(vcpu.index);
+        this.yieldStop = vcpu.index;
+        vcpu.cpu.requestStop('hlt', YIELD_STOP);
+      },
+    };
+  }
+
+  /** The exit trace's fingerprint so far: FNV-1a 64 (16 hex digits) over every exit's canonical encoding (src/vmm/sched/trace-hash.ts). */
+  traceHash(): string {
+    return this.trace.digest();
+  }
+
+  // --- whole-VM snapshots --------------------------------------------------
+
+  /**
+   * The whole VM as plain JSON data: memory and every processor, every
+   * vCPU's VMCS and bitmaps, run states, the scheduler, statistics, the
+   * exit counter and trace hash, the output so far, and every registered part.
+   * Take it between runs.
+   */
+  snapshot(): VmSnapshot {
+    return takeSnapshot(this.snapshotSource());
+  }
+
+  /**
+   * Puts the VM in the state of `s` (taken from a VM created with the same
+   * options): the next `run` continues exactly as the original did.
+   */
+  restore(s: VmSnapshot): void {
+    applySnapshot(this.snapshotSource(), s);
+  }
+
+  private snapshotSource(): VmSnapshotSource {
+    return {
+      machine: this.machine, vcpus: this.vcpus, runState: this.runState, scheduler: this.scheduler, stats: this.stats,
+      trace: this.trace, output: this.output, parts: this.stateParts,
+      get: () => ({
+        launched: this.vcpus.map((_, i) => this.launched[i] === true), ...this.smp.snapshot(),
+        exitSequence: this.exitSequence, ended: this.ended, lastHaltMessage: this.lastHaltMessage,
+      }),
+      set: (v) => {
+        v.launched.forEach((l, i) => { this.launched[i] = l; });
+        this.smp.restore(v);
+        this.exitSequence = v.exitSequence;
+        this.ended = v.ended;
+        this.lastHaltMessage = v.lastHaltMessage;
+        this.yieldStop = -1;
+      },
+    };
   }
 
   private lastHaltMessage: string | null = null;
@@ -263,9 +556,13 @@ export class Vm {
     this.stateParts.set(name, part);
   }
 
-  /** Events (interrupts, NMIs, timers) due for `vcpu` before it runs a slice. */
+  /**
+   * Events (interrupts, NMIs, timers) due for `vcpu` before it runs a slice.
+   * Nothing to do here: `interrupts.runVcpu` looks at them at the start of
+   * every chunk it runs, and every VM entry injects (events.ts).
+   */
   private deliverEvents(_vcpu: Vcpu): void {
-    // Interrupt and device virtualization plugs in here.
+    // See interrupts.runVcpu.
   }
 
   /**
@@ -273,23 +570,43 @@ export class Vm {
    * EPT translator) becomes a VM exit here. Returns the handler's action, or
    * null when the stop was not a VM exit this VMM knows.
    */
-  private vmexitStop(_vcpu: Vcpu, _s: StopInfo): ExitAction | null {
-    return null;
+  private vmexitStop(vcpu: Vcpu, s: StopInfo): ExitAction | null {
+    return this.memory.vmexitStop(vcpu, s);
+  }
+
+  /** The VM's memory: slots, paging mode, EPT or shadow tables, MMIO devices, counters (docs/vmm-memory.md). */
+  readonly memory: VmMemory;
+
+  /** Registers an MMIO device at [gpa, gpa+size): guest accesses exit and are emulated against it. */
+  mapMmio(name: string, gpa: number, size: number, device: MmioDevice): MmioSlot {
+    return this.memory.mapMmio(name, gpa, size, device);
+  }
+
+  /** The complete walk of a guest-virtual address on one vCPU (guest entries, EPT walks, shadow entries, fault). */
+  translate(vcpuIndex: number, gva: number, opts: TranslateOptions = {}): VmTranslation {
+    const vcpu = this.vcpus[vcpuIndex];
+    if (vcpu === undefined) throw new RangeError(`no vCPU ${vcpuIndex}`);
+    return this.memory.translate(vcpu, gva, opts);
   }
 
   /** Runs one vCPU for up to `budget` instructions. */
   private runSlice(vcpu: Vcpu, budget: number): { kind: 'continue'; instructions: number } | { kind: 'stop'; instructions: number; stop: Omit<VmStop, 'instructions' | 'exits'> } {
     const i = vcpu.index;
     vcpu.stopAction = null;
-    if (!this.launched[i]) {
+    if (!this.launched[i] || this.smp.reenter[i]) {
       this.launched[i] = true;
+      this.smp.reenter[i] = false;
       if (!vcpu.enter() && vcpu.entryFailure !== null) {
         // VMLAUNCH failed: the guest never ran.
         return { kind: 'stop', instructions: 0, stop: { reason: 'error', message: vcpu.entryFailure.message, rip: vcpu.vmcs.get('GUEST_RIP'), entryFailure: vcpu.entryFailure } };
       }
     }
     this.deliverEvents(vcpu);
-    const s = this.processors[i].engine.run(Math.max(0, Math.floor(budget)));
+    const s = this.interrupts.runVcpu(vcpu, this.processors[i].engine, Math.max(0, Math.floor(budget)));
+    if (this.yieldStop === i) {
+      this.yieldStop = -1;
+      if (s.reason === 'hlt' && s.message === YIELD_STOP && vcpu.stopAction === null) return { kind: 'continue', instructions: s.instructions };
+    }
     let action: ExitAction | null = vcpu.stopAction;
     if (action === null && s.reason === 'vmexit') {
       action = this.vmexitStop(vcpu, s);
@@ -324,6 +641,8 @@ export class Vm {
     const detail: ExitDetail = {};
     if (exit.reason === EXIT_REASON.CPUID) detail.cpuidLeaf = c.r[0] >>> 0;
     if (exit.reason === EXIT_REASON.MSR_READ || exit.reason === EXIT_REASON.MSR_WRITE) detail.msr = c.r[1] >>> 0;
+    // REP string I/O: the cost model charges per element; the count register follows the address size (instruction information bits 9:7).
+    if (exit.reason === EXIT_REASON.IO_INSTRUCTION && (exit.qualification & 0x30) === 0x30) detail.repCount = ((exit.instructionInfo >>> 7) & 7) === 0 ? c.r[1] & 0xffff : c.r[1] >>> 0;
     this.stats.record(exit, detail);
     this.events.emit('exit', exit);
     // A failed VM entry (exit 33) ends the VM; no handler can resume a guest that was never entered.

@@ -55,7 +55,7 @@ export class Cpu extends LazyFlags {
   /** With exitReq: the instruction set EIP itself (a guarded return went elsewhere). */
   keepEip = false;
   /** The stop the run loop takes at the next instruction boundary; set it with requestStop(). */
-  stopRequest: { reason: 'shutdown' | 'error' | 'triple-fault' | 'hlt'; message: string } | null = null;
+  stopRequest: { reason: 'shutdown' | 'error' | 'triple-fault' | 'hlt' | 'limit'; message: string } | null = null;
   intercept: CpuIntercept = {};
   /** Code and stack sizes derived from CS.D and SS.B. */
   code32 = false;
@@ -166,9 +166,10 @@ export class Cpu extends LazyFlags {
   /**
    * Stops the run loop after the current instruction, from anywhere: a device
    * callback, an intercept hook, a handler. Ending the block here is what
-   * makes it the very next boundary, not the end of the block.
+   * makes it the very next boundary, not the end of the block. 'limit' ends
+   * the run there as a spent budget would (a VMM that must look at the vCPU now).
    */
-  requestStop(reason: 'shutdown' | 'error' | 'triple-fault' | 'hlt', message: string): void {
+  requestStop(reason: 'shutdown' | 'error' | 'triple-fault' | 'hlt' | 'limit', message: string): void {
     this.stopRequest = { reason, message };
     this.exitReq = true;
   }
@@ -179,11 +180,11 @@ export class Cpu extends LazyFlags {
    * CPL from SS.DPL (0 in real mode, 3 in virtual-8086 mode), code and stack
    * sizes, paging configuration; flushes the TLB.
    */
-  reloadState(): void {
+  reloadState(flushTlb = true): void {
     this.lop = LF_NONE;
     const cpl = (this.cr0 & 1) === 0 ? 0 : (this.flags & VM) !== 0 ? 3 : this.seg[SS].dpl;
     this.setCpl(cpl);
-    this.mmu.flush(true);
+    if (flushTlb) this.mmu.flush(true);
     this.modeChanged();
     this.updateAc();
   }

@@ -266,7 +266,11 @@ export class Engine {
           }
         }
         if (c.halted) return stop('hlt', (c.flags & IF) === 0 ? 'hlt with interrupts disabled' : 'hlt with no interrupt pending');
-        if (done >= max) return stop('limit', `instruction limit ${max} reached`);
+        if (done >= max) {
+          // The next run starts with the instruction this shadow covers: keep it for that run.
+          if (inhibit) c.shadow = true;
+          return stop('limit', `instruction limit ${max} reached`);
+        }
         let b: Block;
         try {
           b = this.lookup();

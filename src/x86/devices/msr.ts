@@ -22,12 +22,15 @@ export const MSR = {
 export class MsrSpace {
   private readonly values = new Map<number, bigint>();
   private readonly handlers = new Map<number, MsrHandler>();
+  /** Bumped by every change of a stored value, so a VMM can skip copying MSRs that did not change. */
+  generation = 0;
 
   constructor() {
     this.reset();
   }
 
   reset(): void {
+    this.generation++;
     this.values.clear();
     this.values.set(MSR.APIC_BASE, 0xfee00900n);
     this.values.set(MSR.FEATURE_CONTROL, 0n);
@@ -41,11 +44,13 @@ export class MsrSpace {
 
   /** Plugs a handler for one MSR (replacing any stored value). */
   plug(index: number, handler: MsrHandler): void {
+    this.generation++;
     this.handlers.set(index >>> 0, handler);
   }
 
   /** Declares a plain stored MSR. */
   define(index: number, initial = 0n): void {
+    this.generation++;
     this.values.set(index >>> 0, initial);
   }
 
@@ -66,6 +71,7 @@ export class MsrSpace {
     const h = this.handlers.get(i);
     if (h) { h.write(i, BigInt.asUintN(64, value)); return true; }
     if (!this.values.has(i)) return false;
+    this.generation++;
     this.values.set(i, BigInt.asUintN(64, value));
     return true;
   }
@@ -78,6 +84,7 @@ export class MsrSpace {
   }
 
   restore(s: Record<string, string>): void {
+    this.generation++;
     this.values.clear();
     for (const k of Object.keys(s)) this.values.set(parseInt(k, 16), BigInt('0x' + s[k]));
   }

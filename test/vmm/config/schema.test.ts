@@ -93,7 +93,8 @@ test('the schema is draft-07 and every property has a description and a default'
     const props = s.properties as Record<string, Record<string, unknown>> | undefined;
     for (const [k, p] of Object.entries(props ?? {})) {
       const target = typeof p.$ref === 'string' ? (schema.definitions as Record<string, Record<string, unknown>>)[p.$ref.replace('#/definitions/', '')] : p;
-      const optionalWithoutDefault = ['readShadow', 'read', 'write', 'to', 'from', 'msr', 'kind', 'base', 'size'].includes(k) || /^(eax|ebx|ecx|edx)$/.test(k) || /^[A-Z0-9_]+$/.test(k);
+      // pcpus and sliceInstructions default to values that depend on vcpus (createVm decides).
+      const optionalWithoutDefault = ['pcpus', 'sliceInstructions', 'readShadow', 'read', 'write', 'to', 'from', 'msr', 'kind', 'base', 'size'].includes(k) || /^(eax|ebx|ecx|edx)$/.test(k) || /^[A-Z0-9_]+$/.test(k);
       if (typeof target.description !== 'string') missing.push(`${path}${k} description`);
       if (!('default' in target) && !optionalWithoutDefault) missing.push(`${path}${k} default`);
       visit(target, `${path}${k}.`);

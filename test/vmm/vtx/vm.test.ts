@@ -94,7 +94,8 @@ test('guest state: flat32 values in the VMCS, and save/load round trip', () => {
   assert.equal(v.get('GUEST_RSP'), 0x80000);
   assert.equal(v.getBig('VMCS_LINK_POINTER'), 0xffffffffffffffffn);
   assert.equal((v.get('CPU_BASED_VM_EXEC_CONTROL') & 0x92000088) >>> 0, 0x92000088); // HLT 7, TSC offsetting 3, I/O bitmaps 25, MSR bitmaps 28, secondary 31
-  assert.equal(v.get('SECONDARY_VM_EXEC_CONTROL'), 0x88); // RDTSCP 3, unrestricted guest 7
+  assert.equal(v.get('SECONDARY_VM_EXEC_CONTROL'), 0xaa); // EPT 1, RDTSCP 3, VPID 5, unrestricted guest 7
+  assert.equal(v.get('VIRTUAL_PROCESSOR_ID'), 1);
 
   const a = new Machine();
   a.loadBootSector(build('  hlt\n', 16, 0x7c00));

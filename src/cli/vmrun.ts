@@ -1,0 +1,233 @@
+// `hyperstep run` under the VMM: load a guest into a VM (default KVM-like
+// controls, or a VM configuration file), run it in slices, report every exit
+// as it happens and the statistics at the end.
+import { readFileSync } from 'node:fs';
+import { Machine } from '../x86/machine';
+import { loadGuest, LoadError } from '../x86/boot';
+import { createVm, type Vm, type VmExit, type VmOptions, type VmStop } from '../vmm/vtx/index';
+import { formatConfigError, parseVmConfig, toVmOptions, type VmConfig } from '../vmm/config/index';
+import { decodeInterruptionInfo } from '../vmm/vmx/index';
+import { InputError, type LoadedProgram } from './program';
+
+/** Where a flat32 guest without an `org` loads under the VMM (the VM configuration's default). */
+export const VMM_FLAT32_ORG = 0x1000;
+/** `--json` lists at most this many exits, then sets `exitsTruncated`. */
+export const MAX_JSON_EXITS = 100_000;
+/** Instructions per slice: output and trace lines are written between slices at the latest. */
+const SLICE = 4_000_000;
+
+const CLI_SETTINGS = { mode: '--mode', flat32: '--mode flat32', org: '--org' };
+
+export interface LoadedVmConfig {
+  path: string;
+  config: VmConfig;
+  options: Omit<VmOptions, 'image'>;
+  /** Settings of the file the VMM does not apply yet (from toVmOptions). */
+  notApplied: string[];
+}
+
+/** Reads, validates and converts a VM configuration; every problem is an InputError naming the file and field. */
+export function loadVmConfig(path: string): LoadedVmConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new InputError(`${path}: no such file`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${path}: not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const parsed = parseVmConfig(json);
+  if ('errors' in parsed) throw new InputError(parsed.errors.map((e) => `${path}: ${formatConfigError(e)}`).join('\n'));
+  const converted = toVmOptions(parsed.config);
+  if (!converted.ok) throw new InputError(converted.errors.map((e) => `${path}: ${formatConfigError(e)}`).join('\n'));
+  return { path, config: parsed.config, options: converted.options, notApplied: converted.notApplied };
+}
+
+export interface VmRunOptions {
+  mode: 'real' | 'flat32';
+  org?: number;
+  maxInstructions: number;
+  vmConfig?: LoadedVmConfig;
+  /** Keep the exit records (for --json), at most `exitCap`. */
+  keepExits?: boolean;
+  /** Default MAX_JSON_EXITS. */
+  exitCap?: number;
+  /** Each exit as it happens (for --trace exits), with `registerNote`. */
+  onExit?: (exit: VmExit, note: string) => void;
+  /** Guest console output (hypercall console write, COM1, LPT1, port 0xE9) as it happens. */
+  onOutput?: (text: string) => void;
+  /** After each slice of at most 4,000,000 instructions: a place to flush buffered output. */
+  onSlice?: () => void;
+}
+
+export interface VmRunOutcome {
+  vm: Vm;
+  stop: VmStop;
+  instructions: number;
+  exitCount: number;
+  exits: VmExit[];
+  exitsTruncated: boolean;
+  loadAddress: number;
+  /** Everything the guest wrote to the console (hypercall, COM1, LPT1, port 0xE9, string I/O included), in order. */
+  console: string;
+}
+
+type CapturedPort = 'com1' | 'e9' | 'lpt1';
+const CAPTURED_PORTS: readonly CapturedPort[] = ['com1', 'e9', 'lpt1'];
+/** `output` event sources of the I/O handler (handlers.ts) → the machine's console capture they also land in. */
+const PORT_SOURCES: Readonly<Record<string, CapturedPort>> = { 'port 3F8h': 'com1', 'port E9h': 'e9', 'port 378h': 'lpt1' };
+
+/** The load address under the VMM, checked with the same rules (and messages) as the bare machine. */
+function loadAddress(program: LoadedProgram, mode: 'real' | 'flat32', org: number | undefined): number {
+  const at = mode === 'flat32' && org === undefined && !program.origin ? VMM_FLAT32_ORG : org;
+  try {
+    return loadGuest(new Machine({ memorySize: 1 << 20 }), { name: program.path, bytes: program.bytes, origin: program.origin }, mode, at, CLI_SETTINGS);
+  } catch (e) {
+    if (e instanceof LoadError) throw new InputError(e.message);
+    throw e;
+  }
+}
+
+export function runUnderVmm(program: LoadedProgram, opts: VmRunOptions): VmRunOutcome {
+  if (!Number.isSafeInteger(opts.maxInstructions) || opts.maxInstructions <= 0)
+    throw new InputError(`--max-instructions must be a positive integer (got ${opts.maxInstructions})`);
+  const at = loadAddress(program, opts.mode, opts.org);
+  const base = opts.vmConfig?.options ?? {};
+  const vm = createVm({ ...base, image: program.bytes, mode: opts.mode, ...(opts.mode === 'flat32' ? { org: at } : { org: undefined }) });
+  // Console text in order. The I/O handler reports single-byte OUTs to the console ports and the
+  // hypercall reports its writes, but string I/O (REP OUTSB) is carried out by the CPU on the
+  // machine's bus: those bytes are found in the machine's console capture at the next exit or
+  // slice end, before anything else can have been written.
+  const text: string[] = [];
+  const emit = (t: string): void => {
+    text.push(t);
+    opts.onOutput?.(t);
+  };
+  const capture = vm.bus === vm.machine.io ? vm.machine.console : undefined;
+  const reported: Record<CapturedPort, number> = { com1: 0, e9: 0, lpt1: 0 };
+  const syncCapture = (): void => {
+    if (capture === undefined) return;
+    for (const port of CAPTURED_PORTS) {
+      const all = capture[port];
+      if (all.length > reported[port]) {
+        let t = '';
+        for (let i = reported[port]; i < all.length; i++) t += String.fromCharCode(all[i]);
+        emit(t);
+        reported[port] = all.length;
+      }
+    }
+  };
+  vm.events.on('output', (o) => {
+    const port = PORT_SOURCES[o.source];
+    if (port !== undefined) reported[port] += o.bytes.length;
+    emit(o.text);
+  });
+  const exits: VmExit[] = [];
+  let exitCount = 0;
+  let truncated = false;
+  vm.events.on('exit', (e) => {
+    syncCapture();
+    exitCount++;
+    if (opts.keepExits) {
+      if (exits.length < (opts.exitCap ?? MAX_JSON_EXITS)) exits.push(e);
+      else truncated = true;
+    }
+    if (opts.onExit) opts.onExit(e, registerNote(vm, e));
+  });
+  let left = opts.maxInstructions;
+  let total = 0;
+  let stop: VmStop;
+  for (;;) {
+    stop = vm.run(Math.min(left, SLICE));
+    total += stop.instructions;
+    left -= stop.instructions;
+    syncCapture();
+    opts.onSlice?.();
+    if (stop.reason !== 'limit') break;
+    if (left <= 0) {
+      stop = { ...stop, message: `instruction limit reached (${opts.maxInstructions.toLocaleString('en-US')} instructions) — the guest did not stop by itself` };
+      break;
+    }
+  }
+  return { vm, stop, instructions: total, exitCount, exits, exitsTruncated: truncated, loadAddress: at, console: text.join('') };
+}
+
+const hex = (n: number, width = 8): string => '0x' + (n >>> 0).toString(16).toUpperCase().padStart(width, '0');
+
+/**
+ * One `--trace exits` line (the layout of the examples' expected-exits.txt):
+ * sequence, vCPU, reason number and name, RIP, qualification and its
+ * decoding, instruction length; the fields that are non-zero for this exit
+ * (instruction information, linear and physical address, interruption and
+ * IDT-vectoring information with error codes); the guest register the exit
+ * is about (`note`); after a dash, what decided the exit.
+ */
+export function formatExitLine(e: VmExit, note = ''): string {
+  const parts = [`#${e.sequence}`, `vcpu${e.vcpu}`, String(e.reason), e.name, `rip=${hex(e.rip)}`, `qual=${hex(e.qualification)}`];
+  // Exception exits have no qualification layout; their interruption information says what happened.
+  const summary = e.summary || ((e.interruptionInfo & 0x80000000) !== 0 ? decodeInterruptionInfo(e.interruptionInfo).summary : '');
+  if (summary !== '') parts.push(`(${summary})`);
+  parts.push(`len=${e.instructionLength}`);
+  if (e.instructionInfo !== 0) parts.push(`info=${hex(e.instructionInfo)}`);
+  if (e.guestLinearAddress !== undefined && e.guestLinearAddress !== 0) parts.push(`gla=${hex(e.guestLinearAddress)}`);
+  if (e.guestPhysicalAddress !== undefined && e.guestPhysicalAddress !== 0) parts.push(`gpa=${hex(e.guestPhysicalAddress)}`);
+  if (e.interruptionInfo !== 0) parts.push(`intr=${hex(e.interruptionInfo)}`);
+  if ((e.interruptionInfo & 0x800) !== 0) parts.push(`err=${hex(e.interruptionErrorCode, 4)}`);
+  if (e.idtVectoringInfo !== 0) parts.push(`idt=${hex(e.idtVectoringInfo)}`, `idt_err=${hex(e.idtVectoringErrorCode, 4)}`);
+  if (note !== '') parts.push(note);
+  return `${parts.join(' ')} — ${e.why || '-'}`;
+}
+
+/**
+ * The guest register an exit is about, read while the exit is reported (the
+ * CPU still holds the guest's registers): the CPUID leaf, the MSR, the
+ * hypercall number. The exit-information fields do not carry them.
+ */
+export function registerNote(vm: Vm, e: VmExit): string {
+  const r = vm.vcpus[e.vcpu].cpu.r;
+  if (e.reason === 10) return `leaf=${hex(r[0])}`;
+  if (e.reason === 31 || e.reason === 32) return `msr=${hex(r[1])}`;
+  if (e.reason === 18) return `hypercall=${r[0] >>> 0}`;
+  return '';
+}
+
+/** An exit record as `--json` lists it: the fields a reader needs first, then the rest of the record. */
+export function exitJson(e: VmExit): Record<string, unknown> {
+  const { sequence, reason, name, vcpu, rip, qualification, instructionLength, summary, why, ...rest } = e;
+  return { sequence, reason, name, vcpu, rip, qualification, instructionLength, summary: summary ?? null, why, ...rest };
+}
+
+/**
+ * Process exit codes of a VMM run (README, USAGE): 0 halted or shut down with
+ * code 0, 3 triple fault, 4 instruction limit, 5 unhandled exit, failed VM
+ * entry or other error, 6 shutdown hypercall with a non-zero code.
+ */
+export function vmExitCodeFor(stop: VmStop): number {
+  switch (stop.reason) {
+    case 'hlt':
+      return 0;
+    case 'shutdown':
+      return stop.code === undefined || stop.code === 0 ? 0 : 6;
+    case 'triple-fault':
+      return 3;
+    case 'limit':
+      return 4;
+    default:
+      return 5;
+  }
+}
+
+/** The stop in words for stderr when it is a failure the user must act on (unhandled exit, failed VM entry). */
+export function stopProblem(stop: VmStop): string | undefined {
+  if (stop.entryFailure !== undefined) {
+    const f = stop.entryFailure;
+    return `VM entry failed: check "${f.check}" (${f.list} checks) on ${f.field} = ${hex(f.value, 0)}: ${f.explanation}`;
+  }
+  if (stop.reason === 'unhandled-exit') return `unhandled VM exit: ${stop.message}`;
+  if (stop.reason === 'error') return `VM error: ${stop.message}`;
+  return undefined;
+}
