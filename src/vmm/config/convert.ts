@@ -81,6 +81,8 @@ export function applyControls(vcpu: Vcpu, config: VmConfig): void {
     v.set(field, word >>> 0);
   }
   v.set('EXCEPTION_BITMAP', c.exceptionBitmap.reduce((bits, vector) => bits | (1 << vector), 0) >>> 0);
+  v.set('PAGE_FAULT_ERROR_CODE_MASK', c.pageFaultErrorCode.mask);
+  v.set('PAGE_FAULT_ERROR_CODE_MATCH', c.pageFaultErrorCode.match);
   for (const r of c.ioBitmap) for (let port = r.from; port <= r.to; port++) vcpu.ioBitmaps.set(port, r.exit);
   for (const m of c.msrBitmap) {
     if (m.read !== undefined) vcpu.msrBitmap.set(m.msr, false, m.read);

@@ -101,6 +101,9 @@ export function buildVmConfigSchema(): JsonSchema {
           items: object('One MSR.', { msr: ref('u32', 'MSR index, in 0..0x1FFF or 0xC0000000..0xC0001FFF.'), read: { type: 'boolean', description: 'Whether RDMSR exits. Default: unchanged.' }, write: { type: 'boolean', description: 'Whether WRMSR exits. Default: unchanged.' } }, {}, ['msr']),
           default: [],
         },
+        pageFaultErrorCode: object('PAGE_FAULT_ERROR_CODE_MASK/MATCH (SDM 26.2): with exception-bitmap bit 14 set, a #PF exits when (error code AND mask) = match; with it clear, when they differ.', {
+          mask: { ...ref('u32', 'PAGE_FAULT_ERROR_CODE_MASK.'), default: 0 }, match: { ...ref('u32', 'PAGE_FAULT_ERROR_CODE_MATCH.'), default: 0 },
+        }),
         cr0: cr(0, DEFAULTS.cr0Mask),
         cr4: cr(4, DEFAULTS.cr4Mask),
         cr3Targets: { type: 'array', maxItems: LIMITS.cr3Targets, items: { $ref: '#/definitions/u32' }, default: [], description: `CR3_TARGET_VALUE0..${LIMITS.cr3Targets - 1}: MOV to CR3 with one of these values does not exit (CR3_TARGET_COUNT = the number given).` },

@@ -22,6 +22,8 @@ export interface ControlsConfig {
   sets: Record<ConfigControlSet, Record<string, boolean>>;
   /** Vectors whose exceptions exit. */
   exceptionBitmap: number[];
+  /** PAGE_FAULT_ERROR_CODE_MASK and _MATCH: which #PFs the exception bitmap's bit 14 applies to. */
+  pageFaultErrorCode: { mask: number; match: number };
   /** Applied in order over the default (every port exits). */
   ioBitmap: IoRangeConfig[];
   /** Applied over the default (no MSR in the bitmap ranges exits). */

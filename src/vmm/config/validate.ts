@@ -22,7 +22,7 @@ type Json = Record<string, unknown>;
 export interface ValidationResult { config?: VmConfig; errors: ConfigError[] }
 
 const TOP_LEVEL = ['vcpus', 'pcpus', 'sliceInstructions', 'memory', 'paging', 'technique', 'controls', 'cpuid', 'devices', 'costModel', 'entry'];
-const CONTROLS_KEYS = [...CONFIG_CONTROL_SETS, 'exceptionBitmap', 'ioBitmap', 'msrBitmap', 'cr0', 'cr4', 'cr3Targets', 'tscOffset'];
+const CONTROLS_KEYS = [...CONFIG_CONTROL_SETS, 'exceptionBitmap', 'pageFaultErrorCode', 'ioBitmap', 'msrBitmap', 'cr0', 'cr4', 'cr3Targets', 'tscOffset'];
 const HEX = /^0[xX][0-9a-fA-F]+$/;
 const SIGNED_HEX = /^-?0[xX][0-9a-fA-F]+$/;
 
@@ -199,6 +199,7 @@ function controls(c: Checker, v: unknown): ControlsConfig {
   return {
     sets,
     exceptionBitmap: exceptionBitmap(c, o.exceptionBitmap),
+    pageFaultErrorCode: pageFaultErrorCode(c, o.pageFaultErrorCode),
     ioBitmap: ioBitmap(c, o.ioBitmap),
     msrBitmap: msrBitmap(c, o.msrBitmap),
     cr0: cr(c, 'controls.cr0', o.cr0, DEFAULTS.cr0Mask),
@@ -278,6 +279,12 @@ function cr(c: Checker, path: string, v: unknown, defaultMask: number): CrConfig
   const mask = c.u32(at(path, 'mask'), o.mask) ?? defaultMask;
   const readShadow = c.u32(at(path, 'readShadow'), o.readShadow);
   return readShadow === undefined ? { mask } : { mask, readShadow };
+}
+
+function pageFaultErrorCode(c: Checker, v: unknown): { mask: number; match: number } {
+  const path = 'controls.pageFaultErrorCode';
+  const o = c.object(path, v, ['mask', 'match']) ?? {};
+  return { mask: c.u32(at(path, 'mask'), o.mask) ?? 0, match: c.u32(at(path, 'match'), o.match) ?? 0 };
 }
 
 function cr3Targets(c: Checker, v: unknown): number[] {

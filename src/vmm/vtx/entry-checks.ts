@@ -19,13 +19,15 @@ import { Vmcs, VMCS, controlSet, controlMask, EXIT_REASON, vmInstructionErrorTex
 import { hex } from './bitmaps';
 import { eptpProblems } from '../memory/eptFormat';
 
-export type EntryCheckList = 'controls' | 'host-state' | 'guest-state';
+/** The three check lists of SDM 27.2/27.3, and MSR loading (27.4), which fails after them. */
+export type EntryCheckList = 'controls' | 'host-state' | 'guest-state' | 'msr-load';
 
 /** What a list's failure does (SDM "Checks on VMX Controls and Host-State Area", "Checks on the Guest State Area"). */
 export const ENTRY_CHECK_LISTS: Readonly<Record<EntryCheckList, { title: string; section: string; instructionError?: number; exitReason?: number }>> = {
   controls: { title: 'checks on VMX controls', section: 'SDM 27.2.1', instructionError: 7 },
   'host-state': { title: 'checks on host control registers, MSRs and segment/descriptor-table registers', section: 'SDM 27.2.2-27.2.3', instructionError: 8 },
   'guest-state': { title: 'checks on the guest-state area', section: 'SDM 27.3.1', exitReason: EXIT_REASON.INVALID_STATE },
+  'msr-load': { title: 'loading MSRs from the VM-entry MSR-load area', section: 'SDM 27.4', exitReason: EXIT_REASON.MSR_LOAD_FAIL },
 };
 
 /** The VM-entry failure qualifications (exit 33/34) this table uses. */

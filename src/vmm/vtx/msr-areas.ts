@@ -216,8 +216,8 @@ export function loadEntryMsrs(cpu: Cpu, vmcs: Vmcs): EntryCheckFailure | null {
   const exitReason = (EXIT_REASON.MSR_LOAD_FAIL | 0x80000000) >>> 0;
   return {
     check: `msr-load-${p.rule}`,
-    // MSR loading fails "during or after loading guest state" (SDM 27.8): it exits like the guest-state checks.
-    list: 'guest-state',
+    // MSR loading fails after the guest state is loaded (SDM 27.8): it exits like a guest-state failure, with reason 34.
+    list: 'msr-load',
     exitReason,
     qualification: p.number,
     field: 'VM_ENTRY_MSR_LOAD_ADDR',

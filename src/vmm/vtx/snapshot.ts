@@ -8,7 +8,7 @@ import type { Machine, MachineSnapshot } from '../../x86/machine';
 import type { VmcsSnapshot } from '../vmx';
 import type { Scheduler, SchedulerSnapshot, TraceHash, TraceHashState, VcpuRunState } from '../sched';
 import type { EntryCheckFailure } from './entry-checks';
-import type { ExitStats } from './stats';
+import type { ExitStats, StatsSnapshot } from './stats';
 import type { Vcpu } from './vcpu';
 import type { PendingSignal } from './smp';
 import type { VmStatePart, VmStop } from './vm';
@@ -41,18 +41,8 @@ export interface VcpuSnapshot {
   entryFailure: EntryCheckFailure | null;
 }
 
-interface AccJson { name: string; count: number; cycles: number; min: number; max: number }
-interface KeyJson { count: number; cycles: number }
 
-export interface StatsSnapshot {
-  total: number;
-  totalCycles: number;
-  reasons: [number, AccJson][];
-  io: [number, KeyJson][];
-  msrs: [number, KeyJson][];
-  cpuid: [number, KeyJson][];
-  exceptions: [number, KeyJson][];
-}
+export type { StatsSnapshot };
 
 export interface VmSnapshot {
   format: 'hyperstep-vm';
@@ -93,7 +83,7 @@ export function takeSnapshot(src: VmSnapshotSource): VmSnapshot {
     vcpus: src.vcpus.map(vcpuSnapshot),
     runState: [...src.runState],
     scheduler: src.scheduler.snapshot(),
-    stats: statsSnapshot(src.stats),
+    stats: src.stats.snapshot(),
     trace: src.trace.snapshot(),
     output: [...src.output],
     core: clone(src.get()),
@@ -113,7 +103,7 @@ export function applySnapshot(src: VmSnapshotSource, s: VmSnapshot): void {
   src.machine.restore(s.machine);
   s.vcpus.forEach((v, i) => restoreVcpu(src.vcpus[i], v));
   s.runState.forEach((r, i) => { src.runState[i] = r; });
-  restoreStats(src.stats, s.stats);
+  src.stats.restore(s.stats);
   src.trace.restore(s.trace);
   src.output.length = 0;
   src.output.push(...s.output);
@@ -145,30 +135,6 @@ function restoreVcpu(v: Vcpu, s: VcpuSnapshot): void {
   v['sequence'] = s.exitCount;
   v.entryFailure = s.entryFailure === null ? null : { ...s.entryFailure };
   v.stopAction = null;
-}
-
-// ExitStats keeps its accumulators private; the snapshot reads them by name.
-function statsSnapshot(st: ExitStats): StatsSnapshot {
-  const keys = (m: Map<number, KeyJson>): [number, KeyJson][] => [...m].map(([k, x]) => [k, { ...x }]);
-  return {
-    total: st['total'], totalCycles: st['totalCycles'],
-    reasons: [...st['reasons']].map(([k, x]) => [k, { ...x }]),
-    io: keys(st['io']), msrs: keys(st['msrs']), cpuid: keys(st['cpuid']), exceptions: keys(st['exceptions']),
-  };
-}
-
-function restoreStats(st: ExitStats, s: StatsSnapshot): void {
-  st['total'] = s.total;
-  st['totalCycles'] = s.totalCycles;
-  const fill = <T>(m: Map<number, T>, rows: [number, T][]): void => {
-    m.clear();
-    for (const [k, x] of rows) m.set(k, { ...x });
-  };
-  fill(st['reasons'], s.reasons);
-  fill(st['io'], s.io);
-  fill(st['msrs'], s.msrs);
-  fill(st['cpuid'], s.cpuid);
-  fill(st['exceptions'], s.exceptions);
 }
 
 function toRuns(b: Uint8Array): ByteRuns {

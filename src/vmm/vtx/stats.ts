@@ -68,6 +68,22 @@ export interface ExitStatsReport {
   exceptions: KeyStat[];
 }
 
+/** One exit reason's accumulator as JSON. */
+export interface AccJson { name: string; count: number; cycles: number; min: number; max: number }
+/** One drill-down accumulator as JSON. */
+export interface KeyJson { count: number; cycles: number }
+
+/** The accumulators as plain JSON, for whole-VM snapshots. */
+export interface StatsSnapshot {
+  total: number;
+  totalCycles: number;
+  reasons: [number, AccJson][];
+  io: [number, KeyJson][];
+  msrs: [number, KeyJson][];
+  cpuid: [number, KeyJson][];
+  exceptions: [number, KeyJson][];
+}
+
 interface Acc { name: string; count: number; cycles: number; min: number; max: number }
 interface KeyAcc { count: number; cycles: number }
 
@@ -124,6 +140,28 @@ export class ExitStats {
 
   get cycles(): number {
     return this.totalCycles;
+  }
+
+  snapshot(): StatsSnapshot {
+    const rows = <T extends object>(m: Map<number, T>): [number, T][] => [...m].map(([k, x]) => [k, { ...x }]);
+    return {
+      total: this.total, totalCycles: this.totalCycles, reasons: rows(this.reasons),
+      io: rows(this.io), msrs: rows(this.msrs), cpuid: rows(this.cpuid), exceptions: rows(this.exceptions),
+    };
+  }
+
+  restore(s: StatsSnapshot): void {
+    this.total = s.total;
+    this.totalCycles = s.totalCycles;
+    const fill = <T extends object>(m: Map<number, T>, rows: [number, T][]): void => {
+      m.clear();
+      for (const [k, x] of rows) m.set(k, { ...x });
+    };
+    fill(this.reasons, s.reasons);
+    fill(this.io, s.io);
+    fill(this.msrs, s.msrs);
+    fill(this.cpuid, s.cpuid);
+    fill(this.exceptions, s.exceptions);
   }
 
   report(): ExitStatsReport {
