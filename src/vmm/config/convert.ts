@@ -42,10 +42,11 @@ export function toVmOptions(config: VmConfig): ToVmOptionsResult {
 
   const notApplied: string[] = [];
   const d = config.devices;
-  const names = ['uart', 'pit', 'pic', 'debugExit'] as const;
+  const names = ['uart', 'pit', 'pic'] as const;
   const off = names.filter((n) => !d[n].enabled);
   // createVm attaches the PC platform whole, or nothing when every device is disabled.
-  const platform: VmConfigOptions['platform'] = off.length === names.length ? false : { debugExitPort: d.debugExit.port };
+  const virtio = d.virtioConsole.enabled ? { virtioConsole: { port: d.virtioConsole.port, irq: d.virtioConsole.irq } } : {};
+  const platform: VmConfigOptions['platform'] = off.length === names.length && !d.virtioConsole.enabled && !d.debugExit.enabled ? false : { debugExitPort: d.debugExit.port, debugExit: d.debugExit.enabled, ...virtio };
   if (platform !== false && off.length) notApplied.push(`devices: the PC platform is attached whole; ${off.join(', ')} cannot be left out (disable every device for none)`);
   if (platform !== false && (d.uart.port !== 0x3f8 || d.uart.irq !== 4)) notApplied.push('devices.uart: the UART is at 0x3F8 on IRQ 4; port and irq are not applied');
 

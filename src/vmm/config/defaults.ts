@@ -59,6 +59,7 @@ export const DEFAULTS = {
   pit: { enabled: true },
   pic: { enabled: true },
   debugExit: { enabled: false, port: 0x501 },
+  virtioConsole: { enabled: false, port: 0xc000, irq: 5 },
   costModelName: 'custom',
   costPerExit: 0,
   entryMode: 'flat32' as EntryMode,

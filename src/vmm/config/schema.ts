@@ -124,6 +124,11 @@ export function buildVmConfigSchema(): JsonSchema {
         pit: object('8254 PIT on ports 0x40-0x43, IRQ 0.', { enabled: bool('Attach the PIT.', DEFAULTS.pit.enabled) }),
         pic: object('8259A PIC pair on ports 0x20/0x21 and 0xA0/0xA1.', { enabled: bool('Attach the PIC pair.', DEFAULTS.pic.enabled) }),
         debugExit: object('Debug-exit port: a write ends the run with an exit code.', { enabled: bool('Attach the debug-exit port.', DEFAULTS.debugExit.enabled), port: ref('port', 'Port.', { default: hex(DEFAULTS.debugExit.port) }) }),
+        virtioConsole: object('virtio console with split virtqueues (legacy virtio register layout at a fixed port, no PCI configuration space; docs/vmm-virtio.md).', {
+          enabled: bool('Attach the virtio console.', DEFAULTS.virtioConsole.enabled),
+          port: ref('port', 'Base port of the register block.', { default: hex(DEFAULTS.virtioConsole.port) }),
+          irq: { type: 'integer', minimum: 0, maximum: LIMITS.irq, default: DEFAULTS.virtioConsole.irq, description: 'PIC line 0..15.' },
+        }),
       }),
       costModel: object('The cycle cost model of the exit statistics (docs/vmm-costs.md): overrides of the default table.', {
         name: { type: 'string', minLength: 1, default: DEFAULTS.costModelName, description: 'Name shown with the statistics.' },

@@ -40,6 +40,8 @@ export interface DevicesConfig {
   pit: { enabled: boolean };
   pic: { enabled: boolean };
   debugExit: { enabled: boolean; port: number };
+  /** The paravirtual console (docs/vmm-virtio.md): legacy virtio register block at `port`, interrupt on `irq`. */
+  virtioConsole: { enabled: boolean; port: number; irq: number };
 }
 
 /**

@@ -338,7 +338,7 @@ function cpuid(c: Checker, v: unknown): Record<number, CpuidRegs> {
 }
 
 function devices(c: Checker, v: unknown): DevicesConfig {
-  const o = c.object('devices', v, ['uart', 'pit', 'pic', 'debugExit'], 'device') ?? {};
+  const o = c.object('devices', v, ['uart', 'pit', 'pic', 'debugExit', 'virtioConsole'], 'device') ?? {};
   const u = c.object('devices.uart', o.uart, ['enabled', 'port', 'irq']) ?? {};
   const uart = {
     enabled: c.bool('devices.uart.enabled', u.enabled, DEFAULTS.uart.enabled),
@@ -354,6 +354,15 @@ function devices(c: Checker, v: unknown): DevicesConfig {
     enabled: c.bool('devices.debugExit.enabled', d.enabled, DEFAULTS.debugExit.enabled),
     port: c.port('devices.debugExit.port', d.port) ?? DEFAULTS.debugExit.port,
   };
+  const vc = c.object('devices.virtioConsole', o.virtioConsole, ['enabled', 'port', 'irq']) ?? {};
+  const virtioConsole = {
+    enabled: c.bool('devices.virtioConsole.enabled', vc.enabled, DEFAULTS.virtioConsole.enabled),
+    port: c.port('devices.virtioConsole.port', vc.port) ?? DEFAULTS.virtioConsole.port,
+    irq: c.integer('devices.virtioConsole.irq', vc.irq, 0, LIMITS.irq, DEFAULTS.virtioConsole.irq),
+  };
+  // The legacy register block is 0x14 ports of common registers plus the console's configuration.
+  if (virtioConsole.port > LIMITS.port - 0x1f) c.fail('devices.virtioConsole.port', `${hex(virtioConsole.port)} leaves no room for the 32-port virtio register block; expected 0..0xFFE0`);
+  if (virtioConsole.enabled && uart.enabled && virtioConsole.irq === uart.irq) c.fail('devices.virtioConsole.irq', `IRQ ${virtioConsole.irq} is already the UART's`);
   if (debugExit.enabled) {
     const claimed: [string, number, number][] = [];
     if (uart.enabled) claimed.push(['uart', uart.port, uart.port + 7]);
@@ -362,7 +371,7 @@ function devices(c: Checker, v: unknown): DevicesConfig {
     const clash = claimed.find(([, lo, hi]) => debugExit.port >= lo && debugExit.port <= hi);
     if (clash !== undefined) c.fail('devices.debugExit.port', `${hex(debugExit.port)} is already claimed by devices.${clash[0]} (${hex(clash[1])}..${hex(clash[2])})`);
   }
-  return { uart, pit, pic, debugExit };
+  return { uart, pit, pic, debugExit, virtioConsole };
 }
 
 const COST_FIELDS = ['name', 'perExit', 'reasons', 'roundTrip', 'handlers', 'defaultHandler', 'stringIoPerElement', 'instruction', 'walkLevel', 'guestLevels', 'eptLevels'];

@@ -24,6 +24,8 @@ export interface PlatformOptions {
   /** How many guest instructions make one second of device time (default 100 million). */
   instructionsPerSecond?: number;
   debugExitPort?: number;
+  /** Attach the debug-exit port (default true). */
+  debugExit?: boolean;
   onSerialOutput?: (byte: number) => void;
   /** Adds a virtio console (legacy register block at `port`, default 0xC000, on `irq`, default 5). */
   virtioConsole?: {
@@ -52,12 +54,14 @@ export class PcPlatform {
   readonly uart = new Uart16550();
   readonly portB = new SystemControlPortB(this.pit);
   readonly debugExit: DebugExit;
+  private readonly debugExitAttached: boolean;
   readonly pitClock: ClockDivider;
   /** The virtio console, when `virtioConsole` was given. */
   readonly virtio: VirtioConsole | null = null;
 
   constructor(options: PlatformOptions = {}) {
     this.debugExit = new DebugExit(options.debugExitPort ?? DEBUG_EXIT_PORT);
+    this.debugExitAttached = options.debugExit ?? true;
     this.pitClock = new ClockDivider(PIT_HZ, options.instructionsPerSecond ?? 100_000_000);
     this.pit.sink = this.pic;
     this.uart.sink = this.pic;
@@ -76,7 +80,7 @@ export class PcPlatform {
     this.pit.attach(bus);
     this.portB.attach(bus);
     this.uart.attach(bus);
-    this.debugExit.attach(bus);
+    if (this.debugExitAttached) this.debugExit.attach(bus);
     this.virtio?.attach(bus);
   }
 

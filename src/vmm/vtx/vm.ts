@@ -275,6 +275,17 @@ export class Vm {
         v.stopAction = { kind: 'stop', reason: 'shutdown', message, code };
         v.cpu.requestStop('shutdown', message);
       };
+      const virtio = p.virtio;
+      if (virtio !== null) {
+        // The device reads its rings and buffers by guest-physical address; guest RAM is identity-mapped in host memory.
+        const mem = this.machine.memory;
+        virtio.memory = { size: this.memory.layout.ramSize, read8: (a) => mem.read8(a), write8: (a, v) => mem.write8(a, v) };
+        const previous = virtio.onOutput;
+        virtio.onOutput = (bytes) => {
+          this.context.output(current(), bytes, 'virtio');
+          previous?.(bytes);
+        };
+      }
       // COM1 output now comes from the UART itself; the I/O handler reports the other console ports.
       this.context.consolePorts = new Set([0xe9, 0x378]);
       this.registerState('platform', { snapshot: () => p.snapshot(), restore: (st) => p.restore(st as PlatformState) });

@@ -64,3 +64,21 @@ test('virtio guest: without a device at 0xC000 it gives up with exit code 2 inst
   assert.equal(r.stop.code, 2);
   assert.equal(r.text, '');
 });
+
+test('the virtio guest under the VM configuration of the example (devices.virtioConsole): same text in the VM output, 12 I/O exits', async () => {
+  const { parseVmConfig, toVmOptions } = await import('../../../src/vmm/config/index');
+  const { createVm } = await import('../../../src/vmm/vtx/index');
+  const parsed = parseVmConfig(JSON.parse(read('virtio.vm.json') ?? '{}'));
+  assert.ok(parsed.config !== undefined);
+  const o = toVmOptions(parsed.config);
+  assert.ok(o.ok);
+  const vm = createVm({ ...o.options, image: virtioImage });
+  const sources = new Set<string>();
+  vm.events.on('output', (e) => sources.add(e.source));
+  const stop = vm.run(1_000_000);
+  assert.equal(stop.reason, 'shutdown');
+  assert.equal(stop.code, 0);
+  assert.equal(String.fromCharCode(...vm.output), uart.text);
+  assert.deepEqual([...sources], ['virtio']);
+  assert.equal(vm.stats.report().reasons.find((r) => r.name === 'IO_INSTRUCTION')?.count, 12);
+});
