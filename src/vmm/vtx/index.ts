@@ -16,6 +16,7 @@ export { HYPERCALL, HYPERCALL_NAMES, HC_ENOSYS, HC_EPERM, HC_EINVAL, HC_EBUSY, C
 export { ExitStats } from './stats';
 export type { ExitCostModel, ExitDetail, ExitStatsReport, ReasonStat, KeyStat, StatsSnapshot } from './stats';
 export { formatExitStats } from './stats-format';
+export { formatExitLine, exitRegisterNote } from './exit-format';
 export { loadEntryMsrs, storeExitMsrs, loadExitMsrs, readMsrArea, writeMsrArea, HostMsrView, MSR_ENTRY_RULES, MSR_AREAS, MAX_MSR_LIST_ENTRIES } from './msr-areas';
 export { Emitter } from './emitter';
 export { saveGuestState, loadGuestState, fillHostState } from './guest-state';

@@ -170,6 +170,6 @@ test('devices.virtioConsole attaches the virtio console beside the platform', ()
   assert.deepEqual(o.notApplied, []);
   assert.deepEqual(o.options.platform, { debugExitPort: 0x501, debugExit: false, virtioConsole: { port: 0xd000, irq: 11 } });
   const bad = parseVmConfig({ devices: { virtioConsole: { enabled: true, irq: 4 } } });
-  assert.ok(bad.errors !== undefined);
+  assert.ok('errors' in bad);
   assert.match(bad.errors.map((e) => `${e.path}: ${e.message}`).join('\n'), /devices\.virtioConsole\.irq: IRQ 4 is already the UART's/);
 });

@@ -69,7 +69,7 @@ test('the virtio guest under the VM configuration of the example (devices.virtio
   const { parseVmConfig, toVmOptions } = await import('../../../src/vmm/config/index');
   const { createVm } = await import('../../../src/vmm/vtx/index');
   const parsed = parseVmConfig(JSON.parse(read('virtio.vm.json') ?? '{}'));
-  assert.ok(parsed.config !== undefined);
+  assert.ok('config' in parsed);
   const o = toVmOptions(parsed.config);
   assert.ok(o.ok);
   const vm = createVm({ ...o.options, image: virtioImage });

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assemble } from '../../../src/x86/asm/index';
-import { createVm, type Vcpu, type Vm, type VmExit, type VmOptions, type VmStop } from '../../../src/vmm/vtx/index';
+import { createVm, exitRegisterNote, formatExitLine, type Vcpu, type Vm, type VmExit, type VmOptions, type VmStop } from '../../../src/vmm/vtx/index';
 import { parseVmConfig, toVmOptions, formatConfigError } from '../../../src/vmm/config/index';
 import { decodeInterruptionInfo } from '../../../src/vmm/vmx/index';
 
@@ -92,7 +92,7 @@ export function runExample(ex: Example, configure?: (v: Vcpu) => void): ExampleR
   const exits: VmExit[] = [];
   const notes: string[] = [];
   const injected: number[] = [];
-  vm.events.on('exit', (e) => { exits.push(e); notes.push(registerNote(vm, e)); });
+  vm.events.on('exit', (e) => { exits.push(e); notes.push(exitRegisterNote(vm, e)); });
   vm.events.on('entry', (e) => injected.push(e.injected));
   const stop = vm.run(MAX_INSTRUCTIONS);
   const output = vm.output.map((c) => String.fromCharCode(c)).join('');
@@ -101,42 +101,8 @@ export function runExample(ex: Example, configure?: (v: Vcpu) => void): ExampleR
 
 const hex = (n: number, width = 8): string => `0x${(n >>> 0).toString(16).toUpperCase().padStart(width, '0')}`;
 
-/**
- * One exit as a line, laid out like `hyperstep run --trace exits`: sequence,
- * vCPU, reason number and name, RIP, qualification and its decoding,
- * instruction length; then the fields that are non-zero for this exit
- * (instruction information, linear and physical address, interruption and
- * IDT-vectoring information with their error codes), the guest register the
- * exit is about, and after a dash what decided the exit.
- */
-export function formatExit(e: VmExit, note = ''): string {
-  const parts = [`#${e.sequence}`, `vcpu${e.vcpu}`, String(e.reason), e.name, `rip=${hex(e.rip)}`, `qual=${hex(e.qualification)}`];
-  // Exception exits have no qualification layout to decode; their interruption information says what happened.
-  const summary = e.summary || ((e.interruptionInfo & 0x80000000) !== 0 ? decodeInterruptionInfo(e.interruptionInfo).summary : '');
-  if (summary !== '') parts.push(`(${summary})`);
-  parts.push(`len=${e.instructionLength}`);
-  if (e.instructionInfo !== 0) parts.push(`info=${hex(e.instructionInfo)}`);
-  if (e.guestLinearAddress !== undefined && e.guestLinearAddress !== 0) parts.push(`gla=${hex(e.guestLinearAddress)}`);
-  if (e.guestPhysicalAddress !== undefined && e.guestPhysicalAddress !== 0) parts.push(`gpa=${hex(e.guestPhysicalAddress)}`);
-  if (e.interruptionInfo !== 0) parts.push(`intr=${hex(e.interruptionInfo)}`);
-  if ((e.interruptionInfo & 0x800) !== 0) parts.push(`err=${hex(e.interruptionErrorCode, 4)}`);
-  if (e.idtVectoringInfo !== 0) parts.push(`idt=${hex(e.idtVectoringInfo)}`, `idt_err=${hex(e.idtVectoringErrorCode, 4)}`);
-  if (note !== '') parts.push(note);
-  return `${parts.join(' ')} — ${e.why || '-'}`;
-}
+export { formatExitLine as formatExit };
 
-/**
- * The guest register an exit is about, read when the exit is reported (the
- * CPU still holds the guest's registers then): the CPUID leaf, the MSR, the
- * hypercall number. The exit-information fields do not carry them.
- */
-function registerNote(vm: Vm, e: VmExit): string {
-  const r = vm.vcpus[e.vcpu].cpu.r;
-  if (e.reason === 10) return `leaf=${hex(r[0])}`;
-  if (e.reason === 31 || e.reason === 32) return `msr=${hex(r[1])}`;
-  if (e.reason === 18) return `hypercall=${r[0] >>> 0}`;
-  return '';
-}
 
 export function formatStop(s: VmStop): string {
   return `stop ${s.reason}${s.code !== undefined ? ` code=${s.code}` : ''} exits=${s.exits}: ${s.message}`;
@@ -145,7 +111,7 @@ export function formatStop(s: VmStop): string {
 export function formatTrace(ex: Example, exits: readonly VmExit[], stop: VmStop, output: string, notes: readonly string[] = []): string {
   const lines = [
     `# exits of examples/${ex.name}/${basename(ex.asm)}${ex.vmJson !== undefined ? ' with vm.json' : ''}; regenerate with: npx tsx test/vmm/examples/regen.ts`,
-    ...exits.map((e, i) => formatExit(e, notes[i])),
+    ...exits.map((e, i) => formatExitLine(e, notes[i])),
     `console ${JSON.stringify(output)}`,
     formatStop(stop),
   ];
