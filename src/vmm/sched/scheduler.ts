@@ -100,17 +100,8 @@ export interface SchedulerSnapshot {
   vcpus: Omit<VcpuSchedStats, 'index' | 'state' | 'pcpu'>[];
 }
 
-interface VcpuAcc {
-  lastPcpu: number;
-  slices: number;
-  instructions: number;
-  steal: number;
-  halted: number;
-  parked: number;
-  migrations: number;
-  contextSwitches: number;
-  yields: number;
-}
+/** Per-vCPU accumulators: the reported statistics without the live placement fields. */
+type VcpuAcc = Omit<VcpuSchedStats, 'index' | 'state' | 'pcpu'>;
 
 const freshAcc = (): VcpuAcc => ({ lastPcpu: -1, slices: 0, instructions: 0, steal: 0, halted: 0, parked: 0, migrations: 0, contextSwitches: 0, yields: 0 });
 
