@@ -9,7 +9,7 @@
 // nothing new. Paths are whatever the assembler resolves, so this agrees with
 // its include rules by construction, conditional includes included.
 
-import { assemble, formatDiagnostic, type AsmDiagnostic } from '../x86/asm/index';
+import { assemble, formatDiagnostic, type AsmDiagnostic, type SourceMap } from '../x86/asm/index';
 import type { FileAccessor } from './fileAccessor';
 import { LaunchError, type LaunchConfig } from './launchConfig';
 
@@ -21,6 +21,12 @@ export interface GuestProgram {
   fromSource: boolean;
   /** Assembler warnings, formatted file:line:col. */
   warnings: string[];
+  /** Address ⇄ file:line, for an assembled program (file names as the user wrote the path). */
+  sourceMap?: SourceMap;
+  /** Labels and their addresses, for an assembled program. */
+  symbols?: Map<string, number>;
+  /** The code size the source starts in (`bits`), for an assembled program. */
+  bits?: 16 | 32;
 }
 
 /** Extensions taken as NASM source; everything else is loaded as a raw image. */
@@ -78,7 +84,8 @@ async function assembleWithIncludes(files: FileAccessor, path: string, source: s
       }
       if (result.bytes.length === 0) throw new LaunchError(`${path}: the program assembles to no bytes`);
       const warnings = result.diagnostics.filter((d) => d.severity !== 'error').map(format);
-      return { path, bytes: result.bytes, origin: result.origin, fromSource: true, warnings };
+      const sourceMap = windows ? windowsSourceMap(result.sourceMap) : result.sourceMap;
+      return { path, bytes: result.bytes, origin: result.origin, fromSource: true, warnings, sourceMap, symbols: result.symbols, bits: options.bits };
     }
     await Promise.all(
       wanted.map(async (p) => {
@@ -90,6 +97,19 @@ async function assembleWithIncludes(files: FileAccessor, path: string, source: s
       }),
     );
   }
+}
+
+/** The source map with the user's '\\' separators, so breakpoint paths match. */
+function windowsSourceMap(map: SourceMap): SourceMap {
+  const entries = map.entries.map((e) => ({ ...e, file: e.file.replace(/\//g, '\\') }));
+  return {
+    entries,
+    lookup: (address) => {
+      const e = map.lookup(address);
+      return e === undefined ? undefined : { ...e, file: e.file.replace(/\//g, '\\') };
+    },
+    addressesFor: (file, line) => map.addressesFor(file.replace(/\\/g, '/'), line),
+  };
 }
 
 function decode(bytes: Uint8Array): string {

@@ -1,17 +1,79 @@
 // Checks and normalizes the arguments of a `launch` request. The attributes
-// are those package.json declares for the `hyperstep` debug type; anything
-// malformed is reported by name rather than silently replaced by a default.
+// are listed once, in LAUNCH_ATTRIBUTES, from which the editor side builds
+// the launch-configuration schema in package.json; anything malformed is
+// reported by name rather than silently replaced by a default.
+
+import { closest } from '../vmm/config/suggest';
 
 export type GuestMode = 'real' | 'flat32' | 'rom';
+
+export type PagingChoice = 'ept' | 'shadow';
+export const TECHNIQUE_NAMES = ['vtx', 'trap-and-emulate', 'binary-translation', 'paravirt'] as const;
+export type TechniqueChoice = (typeof TECHNIQUE_NAMES)[number];
+
+/** Where guest console output goes. */
+export interface ConsoleOptions {
+  /** Send guest output to the debug console as it appears (default true). */
+  output: boolean;
+  /** Show a line in the debug console for every VM exit (default false). */
+  traceExits: boolean;
+}
 
 export interface LaunchConfig {
   program: string;
   mode: GuestMode;
+  /** True when `mode` was given (otherwise a VM configuration's entry mode may decide). */
+  modeGiven?: boolean;
   /** Load and start address for flat32 mode, when the configuration gives one. */
   org?: number;
   maxInstructions: number;
   stopOnEntry: boolean;
+  /** The VM configuration: an inline object or a path to a JSON file. */
+  vm?: Record<string, unknown> | string;
+  technique?: TechniqueChoice;
+  vcpus?: number;
+  paging?: PagingChoice;
+  /** Exit filters on from the start: reason numbers or names, or filter ids such as "any". */
+  breakOnExits?: (number | string)[];
+  console?: ConsoleOptions;
 }
+
+/** One launch attribute: JSON type, default and description, for the schema the extension publishes. */
+export interface LaunchAttribute {
+  name: string;
+  type: string | string[];
+  description: string;
+  default?: unknown;
+  enum?: readonly string[];
+  /** For arrays: the type of an item. */
+  items?: { type: string | string[] };
+  /** For objects: the properties. */
+  properties?: Record<string, { type: string | string[]; description: string; default?: unknown }>;
+  required?: boolean;
+}
+
+export const LAUNCH_ATTRIBUTES: readonly LaunchAttribute[] = [
+  { name: 'program', type: 'string', required: true, default: '${file}', description: 'Guest program: a NASM .asm file (assembled on launch, with a source map for breakpoints and stepping) or a raw binary image.' },
+  { name: 'vm', type: ['object', 'string'], description: 'The VM configuration (docs/vm-config.md): an inline object, or the path of a JSON file, relative to the program\'s folder unless absolute.' },
+  { name: 'stopOnEntry', type: 'boolean', default: false, description: 'Stop at the first guest instruction.' },
+  { name: 'mode', type: 'string', enum: ['real', 'flat32'], default: 'real', description: 'Start in real mode (boot sector at 0x7C00) or in flat 32-bit protected mode at `org`. Overrides the VM configuration\'s entry mode.' },
+  { name: 'org', type: ['string', 'number'], description: 'Load and start address for flat32 mode (e.g. "0x1000").' },
+  { name: 'rom', type: 'boolean', default: false, description: 'Boot the image as a BIOS ROM (not available under the VMM; kept so old configurations get a clear error).' },
+  { name: 'maxInstructions', type: 'number', default: 100000000, description: 'Stop the guest after this many instructions in one run (continue, step).' },
+  { name: 'technique', type: 'string', enum: TECHNIQUE_NAMES, default: 'vtx', description: 'Virtualization technique; overrides the VM configuration. Only "vtx" runs today.' },
+  { name: 'vcpus', type: 'number', default: 1, description: 'Number of virtual CPUs (1..8); overrides the VM configuration. Each vCPU is a thread.' },
+  { name: 'paging', type: 'string', enum: ['ept', 'shadow'], default: 'ept', description: 'Second-level translation: extended page tables or shadow paging; overrides the VM configuration.' },
+  { name: 'breakOnExits', type: 'array', items: { type: ['number', 'string'] }, default: [], description: 'VM-exit filters on from the start: reason numbers (30) or names (IO_INSTRUCTION), or "any", "entry-failure", "triple-fault".' },
+  {
+    name: 'console',
+    type: 'object',
+    description: 'Guest console options.',
+    properties: {
+      output: { type: 'boolean', default: true, description: 'Show guest console output (COM1, port 0xE9, hypercall console, virtio) in the debug console.' },
+      traceExits: { type: 'boolean', default: false, description: 'Print one line per VM exit in the debug console.' },
+    },
+  },
+];
 
 export const DEFAULT_MAX_INSTRUCTIONS = 100_000_000;
 
@@ -64,7 +126,77 @@ export function parseLaunchConfig(args: Readonly<Record<string, unknown>>): Laun
     throw new LaunchError(`'stopOnEntry' must be true or false (got ${JSON.stringify(stop)}).`);
   }
 
-  return { program, mode, org, maxInstructions, stopOnEntry: stop === true };
+  const config: LaunchConfig = { program, mode, org, maxInstructions, stopOnEntry: stop === true };
+  if (modeArg !== undefined) config.modeGiven = true;
+  parseVmAttributes(args, config);
+  return config;
+}
+
+/** Attributes VS Code itself puts in or reads from every launch configuration. */
+const CLIENT_ATTRIBUTES = ['type', 'request', 'name', 'noDebug', 'preLaunchTask', 'postDebugTask', 'internalConsoleOptions', 'debugServer', 'presentation', 'suppressMultipleSessionWarning', 'serverReadyAction', 'bare'];
+
+/**
+ * Warnings for attributes nobody reads (a typo such as `stopOnentry` would
+ * otherwise be ignored without a word), with the closest known name.
+ */
+export function launchWarnings(args: Readonly<Record<string, unknown>>): string[] {
+  const known = LAUNCH_ATTRIBUTES.map((a) => a.name);
+  const out: string[] = [];
+  for (const key of Object.keys(args)) {
+    if (known.includes(key) || CLIENT_ATTRIBUTES.includes(key) || key.startsWith('__')) continue;
+    const near = closest(key, known);
+    out.push(`Launch attribute '${key}' is not one Hyperstep knows; it is ignored.${near !== undefined ? ` Did you mean '${near}'?` : ''}`);
+  }
+  return out;
+}
+
+const EXIT_FILTER_WORD = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+/** The attributes that describe the VM: checked here for type; their values are checked with the VM configuration. */
+function parseVmAttributes(args: Readonly<Record<string, unknown>>, config: LaunchConfig): void {
+  const vm = args['vm'];
+  if (vm !== undefined) {
+    if (typeof vm === 'string' && vm.trim() !== '') config.vm = vm;
+    else if (typeof vm === 'object' && vm !== null && !Array.isArray(vm)) config.vm = vm as Record<string, unknown>;
+    else throw new LaunchError(`'vm' must be a VM configuration object or the path of a JSON file (got ${JSON.stringify(vm)}).`);
+  }
+  const technique = args['technique'];
+  if (technique !== undefined) {
+    if (typeof technique !== 'string' || !(TECHNIQUE_NAMES as readonly string[]).includes(technique)) {
+      throw new LaunchError(`'technique' must be one of ${TECHNIQUE_NAMES.map((t) => `"${t}"`).join(', ')} (got ${JSON.stringify(technique)}).`);
+    }
+    config.technique = technique as TechniqueChoice;
+  }
+  const vcpus = args['vcpus'];
+  if (vcpus !== undefined) {
+    if (typeof vcpus !== 'number' || !Number.isInteger(vcpus) || vcpus < 1 || vcpus > 8) throw new LaunchError(`'vcpus' must be an integer from 1 to 8 (got ${JSON.stringify(vcpus)}).`);
+    config.vcpus = vcpus;
+  }
+  const paging = args['paging'];
+  if (paging !== undefined) {
+    if (paging !== 'ept' && paging !== 'shadow') throw new LaunchError(`'paging' must be "ept" or "shadow" (got ${JSON.stringify(paging)}).`);
+    config.paging = paging;
+  }
+  const exits = args['breakOnExits'];
+  if (exits !== undefined) {
+    if (!Array.isArray(exits)) throw new LaunchError(`'breakOnExits' must be an array of exit reason numbers or names (got ${JSON.stringify(exits)}).`);
+    for (const e of exits as unknown[]) {
+      const ok = (typeof e === 'number' && Number.isInteger(e) && e >= 0 && e <= 0xffff) || (typeof e === 'string' && EXIT_FILTER_WORD.test(e));
+      if (!ok) throw new LaunchError(`'breakOnExits' entries must be exit reason numbers or names (got ${JSON.stringify(e)}).`);
+    }
+    config.breakOnExits = exits as (number | string)[];
+  }
+  const consoleArg = args['console'];
+  if (consoleArg !== undefined) {
+    if (typeof consoleArg !== 'object' || consoleArg === null || Array.isArray(consoleArg)) throw new LaunchError(`'console' must be an object such as { "output": true } (got ${JSON.stringify(consoleArg)}).`);
+    const c = consoleArg as Record<string, unknown>;
+    for (const key of Object.keys(c)) {
+      if (key !== 'output' && key !== 'traceExits') throw new LaunchError(`'console.${key}' is not a console option; the options are 'output' and 'traceExits'.`);
+      if (typeof c[key] !== 'boolean') throw new LaunchError(`'console.${key}' must be true or false (got ${JSON.stringify(c[key])}).`);
+    }
+    config.console = { output: c['output'] !== false, traceExits: c['traceExits'] === true };
+  }
+  if (args['bare'] !== undefined && args['bare'] !== false) throw new LaunchError("'bare': the debugger runs guests under the VMM only; remove 'bare'.");
 }
 
 /** Parses 1048576, "1048576", "0x100000", "100000h" or "0b1..."; undefined if it is not an address below 4 GiB. */

@@ -1,23 +1,36 @@
-// The Hyperstep debug session (DAP). This release launches a guest and runs
-// it to a stop: the guest's console goes to the debug console, then a line
-// saying how it stopped, then `terminated`. Breakpoints, stepping and
-// inspection come later; until then the session advertises only what it
-// does and answers every other request with an error.
+// The Hyperstep debug session (DAP) over a guest running on the simulated
+// VT-x hypervisor: launch, breakpoints (source, function, instruction,
+// conditions, hit counts, logpoints), VM-exit filters as exception
+// breakpoints, stepping, threads = vCPUs, stack with a VM-exit frame,
+// scopes and variables from src/debug/inspect, evaluate, memory and
+// disassembly. The runtime (runtime.ts) does the running; this file speaks
+// the protocol.
 //
 // No Node built-ins here: files come through the injected FileAccessor, so
 // the session runs inline in the extension host, stand-alone on stdio
 // (adapter.ts), in a browser, and in tests.
 
-import { LoggingDebugSession, InitializedEvent, OutputEvent, TerminatedEvent, Thread, Response } from '@vscode/debugadapter';
+import { LoggingDebugSession, InitializedEvent, OutputEvent, TerminatedEvent, StoppedEvent, BreakpointEvent, Event, Response } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { FileAccessor } from './fileAccessor';
 import { loadGuestProgram, errorText } from './guestProgram';
-import { bootGuest, describeStop, GuestRun, type ConsoleChannel } from './guestRun';
 import { ConsoleText } from './consoleText';
-import { LaunchError, parseLaunchConfig } from './launchConfig';
+import { LaunchError, launchWarnings, parseLaunchConfig, type LaunchConfig } from './launchConfig';
+import { Runtime, type RunOutcome, type StepKind, type RuntimeStop } from './runtime';
+import { buildVm, collectConsole } from './runtimeLaunch';
+import { compileExpr, formatHex } from './expr';
+import { exitFilterDescriptions, filterIdFor, makeExitFilter, exitDetails, type ExitFilter } from './runtimeExits';
+import { defaultInspector, type Inspector } from './runtimeInspect';
+import { VariableStore } from './runtimeVariables';
+import { BreakpointBook } from './runtimeBreakpoints';
+import { stackFrames, threadList, frameVcpu } from './runtimeFrames';
+import { disassembleAround, parseMemoryReference, readMemoryResponse, writeMemoryBytes } from './runtimeMemory';
+import { REGISTER_NAMES } from './runtimeState';
+import type { VmExit, VmStop } from '../vmm/vtx/index';
+import { EXIT_EVENT, STATE_EVENT, STATS_EVENT, type ExitBatchEventBody, type ExitEventBody, type StateEventBody, type StatsEventBody } from './protocol';
 
-/** The guest's only virtual CPU, as the one DAP thread. */
-export const VCPU_THREAD_ID = 1;
+/** Exits the Hyperstep view receives per stop at most (the newest). */
+const VIEW_EXITS = 200;
 
 /** Error ids in DAP error responses. */
 export const ErrorIds = {
@@ -25,170 +38,621 @@ export const ErrorIds = {
   unsupported: 3002,
   internal: 3003,
   alreadyLaunched: 3004,
+  notStopped: 3005,
+  badArguments: 3006,
+  notLaunched: 3007,
 } as const;
 
-/** Requests this session answers; everything else gets an error response. */
-const SUPPORTED = new Set([
-  'initialize',
-  'launch',
-  'configurationDone',
-  'threads',
-  'disconnect',
-  'terminate',
-  'setBreakpoints',
-  'setExceptionBreakpoints',
-]);
+/** vCPU i is DAP thread i + 1 (thread ids must not be 0 in some clients). */
+export const threadIdOf = (vcpu: number): number => vcpu + 1;
+/** Kept for compatibility: the boot vCPU's thread. */
+export const VCPU_THREAD_ID = 1;
+
+type Handler = (response: DebugProtocol.Response, args: Record<string, unknown>) => void | Promise<void>;
 
 export class HyperstepSession extends LoggingDebugSession {
-  private launched = false;
-  private run: GuestRun | undefined;
+  private runtime: Runtime | undefined;
+  /** Exits since the previous stop, for the Hyperstep view. */
+  private viewExits: VmExit[] = [];
+  private launchConfig: LaunchConfig | undefined;
+  private launchArgs: Record<string, unknown> | undefined;
+  private loading: Promise<void> | undefined;
+  private noDebug = false;
   private terminatedSent = false;
-  /** Set by terminate and disconnect: no guest runs after that. */
   private ended = false;
   private markConfigured: () => void = () => {};
   private readonly configured = new Promise<void>((resolve) => {
     this.markConfigured = resolve;
   });
+  private readonly variables = new VariableStore();
+  private readonly breakpoints = new BreakpointBook();
+  private readonly previous = new Map<number, unknown>();
+  private consoleText = new Map<string, ConsoleText>();
+  private syncConsole: () => void = () => {};
 
-  constructor(private readonly files: FileAccessor) {
+  constructor(
+    private readonly files: FileAccessor,
+    private readonly inspector: Inspector = defaultInspector,
+  ) {
     super();
     this.setDebuggerLinesStartAt1(true);
     this.setDebuggerColumnsStartAt1(true);
   }
 
+  // ---- dispatch -----------------------------------------------------------
+
+  private readonly handlers: Readonly<Record<string, Handler>> = {
+    configurationDone: (r) => {
+      this.sendResponse(r);
+      this.markConfigured();
+    },
+    launch: (r, a) => this.launch(r, a),
+    setBreakpoints: (r, a) => this.setBreakpoints(r, a as unknown as DebugProtocol.SetBreakpointsArguments),
+    setFunctionBreakpoints: (r, a) => this.setOtherBreakpoints(r, 'function', (a['breakpoints'] as unknown[]) ?? []),
+    setInstructionBreakpoints: (r, a) => this.setOtherBreakpoints(r, 'instruction', (a['breakpoints'] as unknown[]) ?? []),
+    setExceptionBreakpoints: (r, a) => this.setExceptionBreakpoints(r, a as unknown as DebugProtocol.SetExceptionBreakpointsArguments),
+    threads: (r) => {
+      r.body = { threads: this.runtime ? threadList(this.runtime.vm) : [] };
+      this.sendResponse(r);
+    },
+    continue: (r, a) => this.resume(r, a, 'continue'),
+    next: (r, a) => this.resume(r, a, a['granularity'] === 'instruction' ? 'instruction' : 'next'),
+    stepIn: (r, a) => this.resume(r, a, a['granularity'] === 'instruction' ? 'instruction' : 'stepIn'),
+    stepOut: (r, a) => this.resume(r, a, 'stepOut'),
+    pause: (r) => {
+      this.runtime?.pause();
+      this.sendResponse(r);
+    },
+    stackTrace: (r, a) => this.stackTrace(r, a),
+    scopes: (r, a) => this.scopes(r, a),
+    variables: (r, a) => this.listVariables(r, a),
+    setVariable: (r, a) => this.setVariable(r, a),
+    evaluate: (r, a) => this.evaluate(r, a),
+    completions: (r, a) => this.completions(r, a),
+    exceptionInfo: (r, a) => this.exceptionInfo(r, a),
+    readMemory: (r, a) => this.readMemory(r, a),
+    writeMemory: (r, a) => this.writeMemory(r, a),
+    disassemble: (r, a) => this.disassemble(r, a),
+    restart: (r, a) => this.restartSession(r, a),
+    terminate: (r) => {
+      this.end();
+      this.sendResponse(r);
+      this.terminate();
+    },
+    disconnect: (r) => {
+      this.end();
+      this.sendResponse(r);
+      this.shutdown();
+    },
+  };
+
   protected override dispatchRequest(request: DebugProtocol.Request): void {
+    const response = new Response(request);
     if (request.command === 'initialize') {
       // pathFormat is optional in DAP and means 'path' when absent, but the
       // base class refuses an initialize that does not say so explicitly.
-      const args = (request.arguments ?? {}) as DebugProtocol.InitializeRequestArguments;
+      const args = (typeof request.arguments === 'object' && request.arguments !== null ? request.arguments : {}) as DebugProtocol.InitializeRequestArguments;
       request.arguments = { ...args, pathFormat: args.pathFormat ?? 'path' };
-    }
-    if (SUPPORTED.has(request.command)) {
       super.dispatchRequest(request);
       return;
     }
-    this.fail(new Response(request), ErrorIds.unsupported, `Hyperstep does not support the '${request.command}' request yet.`);
+    const handler = Object.prototype.hasOwnProperty.call(this.handlers, request.command) ? this.handlers[request.command] : undefined;
+    if (handler === undefined) {
+      this.fail(response, ErrorIds.unsupported, `Hyperstep does not support the '${String(request.command)}' request.`);
+      return;
+    }
+    const args = typeof request.arguments === 'object' && request.arguments !== null && !Array.isArray(request.arguments) ? (request.arguments as Record<string, unknown>) : {};
+    try {
+      const p = handler(response, args);
+      if (p instanceof Promise) p.catch((e: unknown) => this.fail(response, ErrorIds.internal, `${request.command}: ${errorText(e)}`));
+    } catch (e) {
+      this.fail(response, ErrorIds.internal, `${request.command}: ${errorText(e)}`);
+    }
   }
 
   protected override initializeRequest(response: DebugProtocol.InitializeResponse): void {
-    // Only what this release does: it waits for configurationDone before
-    // running, and terminate ends a running guest.
     response.body = {
       supportsConfigurationDoneRequest: true,
       supportsTerminateRequest: true,
+      supportsRestartRequest: true,
+      supportsConditionalBreakpoints: true,
+      supportsHitConditionalBreakpoints: true,
+      supportsLogPoints: true,
+      supportsFunctionBreakpoints: true,
+      supportsInstructionBreakpoints: true,
+      supportsSteppingGranularity: true,
+      supportsExceptionInfoRequest: true,
+      supportsExceptionFilterOptions: true,
+      exceptionBreakpointFilters: exitFilterDescriptions(),
+      supportsSetVariable: true,
+      supportsValueFormattingOptions: true,
+      supportsEvaluateForHovers: true,
+      supportsCompletionsRequest: true,
+      supportsReadMemoryRequest: true,
+      supportsWriteMemoryRequest: true,
+      supportsDisassembleRequest: true,
     };
     this.sendResponse(response);
     this.sendEvent(new InitializedEvent());
   }
 
-  protected override configurationDoneRequest(response: DebugProtocol.ConfigurationDoneResponse): void {
-    this.sendResponse(response);
-    this.markConfigured();
-  }
+  // ---- launch -------------------------------------------------------------
 
-  /** Breakpoints cannot be honoured yet: report each one unverified, with the reason. */
-  protected override setBreakPointsRequest(response: DebugProtocol.SetBreakpointsResponse, args: DebugProtocol.SetBreakpointsArguments): void {
-    const requested = args.breakpoints ?? (args.lines ?? []).map((line) => ({ line }));
-    response.body = {
-      breakpoints: requested.map((bp) => ({
-        verified: false,
-        line: bp.line,
-        message: 'Breakpoints are not supported in this version of Hyperstep: the guest runs to completion.',
-      })),
-    };
-    this.sendResponse(response);
-  }
-
-  protected override setExceptionBreakPointsRequest(
-    response: DebugProtocol.SetExceptionBreakpointsResponse,
-    args: DebugProtocol.SetExceptionBreakpointsArguments,
-  ): void {
-    // No exception filters are advertised, so the only valid request sets none.
-    if ((args.filters?.length ?? 0) > 0 || (args.filterOptions?.length ?? 0) > 0) {
-      this.fail(response, ErrorIds.unsupported, 'Hyperstep has no exception breakpoint filters.');
-      return;
-    }
-    this.sendResponse(response);
-  }
-
-  protected override threadsRequest(response: DebugProtocol.ThreadsResponse): void {
-    response.body = { threads: [new Thread(VCPU_THREAD_ID, 'vCPU 0')] };
-    this.sendResponse(response);
-  }
-
-  protected override launchRequest(response: DebugProtocol.LaunchResponse, args: DebugProtocol.LaunchRequestArguments): void {
-    this.launch(response, args).catch((e: unknown) => {
-      // launch() answers the request itself; this only guards against a bug there.
-      this.output(`Internal error: ${errorText(e)}\n`, 'stderr');
-      this.terminate();
-    });
-  }
-
-  private async launch(response: DebugProtocol.LaunchResponse, args: DebugProtocol.LaunchRequestArguments): Promise<void> {
-    if (this.launched) {
+  private async launch(response: DebugProtocol.Response, args: Record<string, unknown>): Promise<void> {
+    if (this.launchArgs !== undefined) {
       this.fail(response, ErrorIds.alreadyLaunched, 'This session has already launched a guest.');
       return;
     }
-    this.launched = true;
-    let run: GuestRun;
-    let stopOnEntry: boolean;
-    const text: Record<ConsoleChannel, ConsoleText> = { com1: new ConsoleText(), e9: new ConsoleText() };
+    this.launchArgs = args;
+    let done: () => void = () => {};
+    this.loading = new Promise<void>((resolve) => (done = resolve));
     try {
-      const config = parseLaunchConfig(args as Record<string, unknown>);
-      // Run Without Debugging has nothing to stop at, so the note below would be noise.
-      stopOnEntry = config.stopOnEntry && args.noDebug !== true;
-      const program = await loadGuestProgram(this.files, config);
-      const { machine } = bootGuest(program, config);
-      for (const w of program.warnings) this.output(w + '\n', 'console');
-      run = new GuestRun(machine, {
-        maxInstructions: config.maxInstructions,
-        onConsole: (channel, bytes) => this.output(text[channel].push(bytes), 'stdout'),
-      });
+      const config = parseLaunchConfig(args);
+      this.noDebug = args['noDebug'] === true;
+      await this.createRuntime(config);
     } catch (e) {
       const id = e instanceof LaunchError ? ErrorIds.launch : ErrorIds.internal;
       const message = e instanceof LaunchError ? e.message : `Launch failed: ${errorText(e)}`;
       // Also in the debug console, where a long list of assembly errors stays readable.
       this.output(message + '\n', 'stderr');
       this.fail(response, id, message);
-      this.launched = false;
+      this.launchArgs = undefined;
+      done();
+      return;
+    }
+    done();
+    this.sendResponse(response);
+    await this.configured;
+    await this.startGuest();
+  }
+
+  /** Loads the program, builds the VM and the runtime, applies breakpoints and filters. */
+  private async createRuntime(config: LaunchConfig): Promise<void> {
+    const filters = (config.breakOnExits ?? []).map((e) => {
+      const id = filterIdFor(e);
+      const f = id === undefined ? undefined : makeExitFilter(id);
+      if (f === undefined) throw new LaunchError(`'breakOnExits': ${JSON.stringify(e)} is not an exit reason the simulator produces, nor one of "any", "entry-failure", "triple-fault".`);
+      return f;
+    });
+    const program = await loadGuestProgram(this.files, config);
+    const built = await buildVm(this.files, config, program);
+    for (const w of [...launchWarnings(this.launchArgs ?? {}), ...program.warnings]) this.output(w + '\n', 'console');
+    for (const n of built.notApplied) this.output(`VM configuration: ${n} is not applied yet.\n`, 'console');
+    const runtime = new Runtime(built.vm, built.image, config.maxInstructions, {
+      onLog: (text) => this.output(text.endsWith('\n') ? text : text + '\n', 'console'),
+      onConditionError: (m) => this.output(m + '\n', 'stderr'),
+    });
+    this.consoleText = new Map();
+    const showOutput = config.console?.output !== false;
+    this.syncConsole = collectConsole(built.vm, (source, bytes) => {
+      if (!showOutput) return;
+      let t = this.consoleText.get(source);
+      if (t === undefined) this.consoleText.set(source, (t = new ConsoleText()));
+      this.output(t.push(bytes), 'stdout');
+    });
+    if (config.console?.traceExits === true) built.vm.events.on('exit', (e) => this.output(`exit #${e.sequence} vcpu${e.vcpu} ${e.reason} ${e.name} rip=${formatHex(e.rip)}${e.summary ? ` ${e.summary}` : ''} — ${e.why || '-'}\n`, 'console'));
+    this.inspector.attach(built.vm);
+    // The Hyperstep view gets the exits since the previous stop, at most VIEW_EXITS of them.
+    this.viewExits = [];
+    built.vm.events.on('exit', (e) => {
+      this.viewExits.push(e);
+      if (this.viewExits.length > 2 * VIEW_EXITS) this.viewExits.splice(0, this.viewExits.length - VIEW_EXITS);
+    });
+    this.runtime = runtime;
+    this.launchConfig = config;
+    this.previous.clear();
+    this.variables.reset();
+    // Run Without Debugging runs the guest as is: no breakpoints, no exit filters.
+    if (!this.noDebug) {
+      this.breakpoints.attach(runtime);
+      for (const bp of this.breakpoints.all()) this.sendEvent(new BreakpointEvent('changed', bp));
+    }
+    this.launchFilters = filters;
+    this.applyExitFilters();
+    if (this.ended) runtime.cancel();
+  }
+
+  /** Stops on entry or runs, once configurationDone has come. */
+  private async startGuest(): Promise<void> {
+    const runtime = this.runtime;
+    const config = this.launchConfig;
+    if (runtime === undefined || config === undefined || runtime.isCancelled) return;
+    if (config.stopOnEntry && !this.noDebug) {
+      this.reportStop({ reason: 'entry', vcpu: 0, description: 'Paused on entry', breakpointIds: [] });
+      return;
+    }
+    await this.run(0, 'continue');
+  }
+
+  private async restartSession(response: DebugProtocol.Response, args: Record<string, unknown>): Promise<void> {
+    const config = this.launchConfig;
+    if (config === undefined || this.runtime === undefined) {
+      this.fail(response, ErrorIds.notLaunched, 'Nothing to restart: no guest has been launched.');
+      return;
+    }
+    this.runtime.cancel();
+    try {
+      // The client sends the launch configuration again, possibly edited; otherwise the first one is reused.
+      const fresh = args['arguments'];
+      if (typeof fresh === 'object' && fresh !== null && !Array.isArray(fresh)) this.launchArgs = fresh as Record<string, unknown>;
+      await this.createRuntime(parseLaunchConfig(this.launchArgs ?? {}));
+    } catch (e) {
+      this.fail(response, e instanceof LaunchError ? ErrorIds.launch : ErrorIds.internal, e instanceof LaunchError ? e.message : `Restart failed: ${errorText(e)}`);
       return;
     }
     this.sendResponse(response);
-    this.run = run;
-    // terminate or disconnect may have come while the program was loading.
-    if (this.ended) run.cancel();
+    await this.startGuest();
+  }
 
-    await this.configured;
-    if (run.isCancelled) return;
-    if (stopOnEntry) {
-      this.output('stopOnEntry: stepping is not available in this version of Hyperstep; running the guest to completion.\n', 'console');
+  private end(): void {
+    this.ended = true;
+    this.runtime?.cancel();
+    this.runtime?.pause();
+  }
+
+  // ---- running ------------------------------------------------------------
+
+  private vcpuOf(args: Record<string, unknown>): number | undefined {
+    const rt = this.runtime;
+    if (rt === undefined) return undefined;
+    const t = args['threadId'];
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > rt.vm.vcpus.length) return undefined;
+    return t - 1;
+  }
+
+  private resume(response: DebugProtocol.Response, args: Record<string, unknown>, kind: StepKind): void {
+    const rt = this.runtime;
+    if (rt === undefined) {
+      this.fail(response, ErrorIds.notLaunched, 'No guest is running.');
+      return;
     }
-    const result = await run.run();
-    for (const t of Object.values(text)) this.output(t.end(), 'stdout');
-    if (result.cancelled) return;
-    const post = run.machine.console.post;
-    if (post.length > 0) {
-      const codes = post.map((c) => c.toString(16).toUpperCase().padStart(2, '0')).join(' ');
-      this.output(`POST codes (port 0x80): ${codes}\n`, 'console');
+    if (rt.isRunning) {
+      this.fail(response, ErrorIds.notStopped, 'The guest is already running.');
+      return;
     }
-    const failed = result.stop.reason === 'triple-fault' || result.stop.reason === 'error' || result.stop.reason === 'limit';
-    this.output(describeStop(result) + '\n', failed ? 'stderr' : 'console');
+    if (rt.isCancelled || this.terminatedSent) {
+      this.fail(response, ErrorIds.notLaunched, 'The guest has ended; restart to run it again.');
+      return;
+    }
+    const vcpu = this.vcpuOf(args);
+    if (vcpu === undefined) {
+      this.fail(response, ErrorIds.badArguments, `No thread ${JSON.stringify(args['threadId'])}: threads are the vCPUs, 1 to ${rt.vm.vcpus.length}.`);
+      return;
+    }
+    if (kind === 'continue') response.body = { allThreadsContinued: true };
+    this.sendResponse(response);
+    void this.run(vcpu, kind);
+  }
+
+  private async run(vcpu: number, kind: StepKind): Promise<void> {
+    const rt = this.runtime;
+    if (rt === undefined || rt.isRunning) return;
+    this.variables.reset();
+    this.rememberState(rt);
+    let outcome: RunOutcome;
+    try {
+      outcome = await rt.resume(vcpu, kind);
+    } catch (e) {
+      this.output(`Internal error: ${errorText(e)}\n`, 'stderr');
+      this.terminate();
+      return;
+    }
+    if (rt !== this.runtime) return; // restarted meanwhile
+    this.syncConsole();
+    if (outcome.kind === 'cancelled') return;
+    if (outcome.kind === 'stopped') {
+      this.reportStop(outcome.stop);
+      return;
+    }
+    this.flushConsole();
+    const post = rt.vm.machine.console.post;
+    if (post.length > 0) this.output(`POST codes (port 0x80): ${post.map((c) => hex(c, 2)).join(' ')}\n`, 'console');
+    const cs = rt.vm.vcpus[0].cpu.seg[1].selector;
+    this.output(describeEnd(outcome.vmStop, outcome.instructions, cs) + '\n', isFailure(outcome.vmStop) ? 'stderr' : 'console');
+    this.publishView(0);
     this.terminate();
   }
 
-  protected override terminateRequest(response: DebugProtocol.TerminateResponse): void {
-    this.ended = true;
-    this.run?.cancel();
-    this.sendResponse(response);
-    this.terminate();
+  /** Register and VMCS values at this stop, for the next stop's "changed" highlighting. */
+  private rememberState(rt: Runtime): void {
+    for (let i = 0; i < rt.vm.vcpus.length; i++) {
+      try {
+        this.previous.set(i, this.inspector.takeStopSnapshot(rt.vm, i));
+      } catch {
+        this.previous.delete(i);
+      }
+    }
   }
 
-  protected override disconnectRequest(response: DebugProtocol.DisconnectResponse): void {
-    this.ended = true;
-    this.run?.cancel();
-    this.sendResponse(response);
-    this.shutdown();
+  private reportStop(stop: RuntimeStop): void {
+    if (this.runtime !== undefined) this.runtime.lastStop = stop;
+    const event = new StoppedEvent(stop.reason, threadIdOf(stop.vcpu)) as DebugProtocol.StoppedEvent;
+    event.body.allThreadsStopped = true;
+    event.body.description = stop.description;
+    if (stop.exit?.summary) event.body.text = stop.exit.summary;
+    if (stop.breakpointIds.length > 0) event.body.hitBreakpointIds = stop.breakpointIds;
+    if (stop.reason !== 'step') this.output(`Stopped: ${stop.description}${stop.exit?.summary ? ` — ${stop.exit.summary}` : ''} (vCPU ${stop.vcpu}).\n`, 'console');
+    this.publishView(stop.vcpu);
+    this.sendEvent(event);
   }
+
+  /**
+   * The custom events of the Hyperstep view and status bar (protocol.ts): the
+   * exits since the previous stop with their source lines, the statistics,
+   * and the state of the vCPU the stop is about.
+   */
+  private publishView(vcpu: number): void {
+    const rt = this.runtime;
+    if (rt === undefined) return;
+    const exits = this.viewExits.slice(-VIEW_EXITS).map((e): ExitEventBody => {
+      const c = rt.vm.vcpus[e.vcpu].cpu;
+      const linear = (c.seg[1].base + e.rip) >>> 0;
+      const entry = rt.image.sourceMap?.lookup(linear);
+      const onLine = entry !== undefined && linear < entry.address + Math.max(1, entry.length);
+      return { ...e, ...(linear !== e.rip ? { linearRip: linear } : {}), ...(onLine ? { source: { path: entry.file, line: entry.line, column: Math.max(1, entry.column) } } : {}) };
+    });
+    this.viewExits = [];
+    if (exits.length > 0) this.sendEvent(new Event(EXIT_EVENT, { exits } satisfies ExitBatchEventBody));
+    this.sendEvent(new Event(STATS_EVENT, rt.vm.stats.report() satisfies StatsEventBody));
+    const c = rt.vm.vcpus[vcpu].cpu;
+    const state = rt.vm.runState[vcpu];
+    const mode = state === 'wait-for-sipi' ? 'wait-for-SIPI' : state === 'halted' ? 'halted' : (c.cr0 & 1) === 0 ? 'real' : (c.flags & 0x20000) !== 0 ? 'vm86' : (c.cr0 & 0x80000000) !== 0 ? 'paged' : 'protected';
+    const body: StateEventBody = { vcpu, mode, cpl: c.cpl, nonRoot: true, exitCount: rt.vm.stats.report().total, rip: c.eip >>> 0 };
+    this.sendEvent(new Event(STATE_EVENT, body));
+  }
+
+  private flushConsole(): void {
+    for (const t of this.consoleText.values()) this.output(t.end(), 'stdout');
+  }
+
+  // ---- breakpoints --------------------------------------------------------
+
+  private async setBreakpoints(response: DebugProtocol.Response, args: DebugProtocol.SetBreakpointsArguments): Promise<void> {
+    if (this.loading !== undefined) await this.loading;
+    const path = args?.source?.path;
+    if (typeof path !== 'string') {
+      this.fail(response, ErrorIds.badArguments, "setBreakpoints needs 'source.path'.");
+      return;
+    }
+    const requested = Array.isArray(args.breakpoints) ? args.breakpoints : Array.isArray(args.lines) ? args.lines.map((line) => ({ line })) : [];
+    response.body = { breakpoints: this.breakpoints.setSource(path, requested) };
+    this.sendResponse(response);
+  }
+
+  private async setOtherBreakpoints(response: DebugProtocol.Response, kind: 'function' | 'instruction', requested: unknown[]): Promise<void> {
+    if (this.loading !== undefined) await this.loading;
+    if (!Array.isArray(requested)) {
+      this.fail(response, ErrorIds.badArguments, "'breakpoints' must be an array.");
+      return;
+    }
+    response.body = { breakpoints: kind === 'function' ? this.breakpoints.setFunctions(requested) : this.breakpoints.setInstructions(requested) };
+    this.sendResponse(response);
+  }
+
+  private async setExceptionBreakpoints(response: DebugProtocol.Response, args: DebugProtocol.SetExceptionBreakpointsArguments): Promise<void> {
+    if (this.loading !== undefined) await this.loading;
+    const filters = Array.isArray(args.filters) ? args.filters : [];
+    const options = Array.isArray(args.filterOptions) ? args.filterOptions : [];
+    const result: DebugProtocol.Breakpoint[] = [];
+    const made: ExitFilter[] = [];
+    for (const entry of [...filters.map((filterId) => ({ filterId, condition: undefined as string | undefined })), ...options]) {
+      const id = typeof entry?.filterId === 'string' ? entry.filterId : '';
+      let condition;
+      let message: string | undefined;
+      if (typeof entry.condition === 'string' && entry.condition.trim() !== '') {
+        try {
+          condition = compileExpr(entry.condition);
+        } catch (e) {
+          message = `Condition: ${errorText(e)}`;
+        }
+      }
+      const f = message === undefined ? makeExitFilter(id, condition) : undefined;
+      if (f === undefined && message === undefined) message = `Unknown VM-exit filter '${id}'.`;
+      if (f !== undefined) made.push(f);
+      result.push({ verified: f !== undefined, ...(message ? { message } : {}) });
+    }
+    this.pendingFilters = made;
+    this.applyExitFilters();
+    response.body = { breakpoints: result };
+    this.sendResponse(response);
+  }
+
+  private pendingFilters: ExitFilter[] = [];
+
+  /** The filters of the Breakpoints view plus the launch's breakOnExits. */
+  private applyExitFilters(): void {
+    const byId = new Map<string, ExitFilter>();
+    for (const f of [...this.launchFilters, ...this.pendingFilters]) byId.set(f.id, f);
+    this.runtime?.setExitFilters(this.noDebug ? [] : [...byId.values()]);
+  }
+
+  private launchFilters: ExitFilter[] = [];
+
+  // ---- stack, scopes, variables -------------------------------------------
+
+  private stopped(response: DebugProtocol.Response): Runtime | undefined {
+    const rt = this.runtime;
+    if (rt === undefined) {
+      this.fail(response, ErrorIds.notLaunched, 'No guest has been launched.');
+      return undefined;
+    }
+    if (rt.isRunning) {
+      this.fail(response, ErrorIds.notStopped, 'The guest is running; pause it first.');
+      return undefined;
+    }
+    return rt;
+  }
+
+  private stackTrace(response: DebugProtocol.Response, args: Record<string, unknown>): void {
+    const rt = this.stopped(response);
+    if (rt === undefined) return;
+    const vcpu = this.vcpuOf(args);
+    if (vcpu === undefined) {
+      this.fail(response, ErrorIds.badArguments, `No thread ${JSON.stringify(args['threadId'])}.`);
+      return;
+    }
+    const frames = stackFrames(rt, vcpu);
+    const start = typeof args['startFrame'] === 'number' ? args['startFrame'] : 0;
+    const levels = typeof args['levels'] === 'number' && args['levels'] > 0 ? args['levels'] : frames.length;
+    response.body = { stackFrames: frames.slice(start, start + levels), totalFrames: frames.length };
+    this.sendResponse(response);
+  }
+
+  private scopes(response: DebugProtocol.Response, args: Record<string, unknown>): void {
+    const rt = this.stopped(response);
+    if (rt === undefined) return;
+    const frameId = args['frameId'];
+    const vcpu = typeof frameId === 'number' ? frameVcpu(rt, frameId) : undefined;
+    if (vcpu === undefined || typeof frameId !== 'number') {
+      this.fail(response, ErrorIds.badArguments, `No stack frame ${JSON.stringify(frameId)}.`);
+      return;
+    }
+    // The VM-exit scope goes with every frame of the vCPU that exited, not only the exit frame:
+    // clients may not let the user select a frame presented as a label.
+    const exit = rt.lastStop?.exit?.vcpu === vcpu ? rt.lastStop.exit : undefined;
+    const sources = this.inspector.scopes(rt.vm, vcpu, exit, this.previous.get(vcpu));
+    response.body = { scopes: sources.map((s) => ({ name: s.name, presentationHint: s.hint, expensive: s.expensive, variablesReference: this.variables.addScope(s.build) })) };
+    this.sendResponse(response);
+  }
+
+  private listVariables(response: DebugProtocol.Response, args: Record<string, unknown>): void {
+    const ref = args['variablesReference'];
+    const fmt = args['format'] as DebugProtocol.ValueFormat | undefined;
+    const start = typeof args['start'] === 'number' ? args['start'] : undefined;
+    const count = typeof args['count'] === 'number' ? args['count'] : undefined;
+    const vars = typeof ref === 'number' ? this.variables.children(ref, { hex: fmt?.hex !== false }, start, count) : undefined;
+    if (vars === undefined) {
+      this.fail(response, ErrorIds.badArguments, `No variables for reference ${JSON.stringify(ref)} (references last until the guest runs again).`);
+      return;
+    }
+    response.body = { variables: vars };
+    this.sendResponse(response);
+  }
+
+  private setVariable(response: DebugProtocol.Response, args: Record<string, unknown>): void {
+    const rt = this.stopped(response);
+    if (rt === undefined) return;
+    const { variablesReference: ref, name, value } = args;
+    if (typeof ref !== 'number' || typeof name !== 'string' || typeof value !== 'string') {
+      this.fail(response, ErrorIds.badArguments, "setVariable needs 'variablesReference', 'name' and 'value'.");
+      return;
+    }
+    try {
+      const shown = this.variables.set(ref, name, value);
+      response.body = { value: shown };
+      this.sendResponse(response);
+    } catch (e) {
+      this.fail(response, ErrorIds.badArguments, errorText(e));
+    }
+  }
+
+  // ---- evaluate -----------------------------------------------------------
+
+  private evaluate(response: DebugProtocol.Response, args: Record<string, unknown>): void {
+    const rt = this.stopped(response);
+    if (rt === undefined) return;
+    const text = args['expression'];
+    if (typeof text !== 'string') {
+      this.fail(response, ErrorIds.badArguments, "evaluate needs an 'expression'.");
+      return;
+    }
+    const frameId = args['frameId'];
+    const vcpu = typeof frameId === 'number' ? frameVcpu(rt, frameId) ?? 0 : 0;
+    const fmt = { hex: (args['format'] as DebugProtocol.ValueFormat | undefined)?.hex !== false };
+    try {
+      if (this.inspector.isCommand(text)) {
+        const r = this.inspector.evaluateCommand(rt.vm, vcpu, text, fmt);
+        response.body = { result: r.result, variablesReference: r.node ? this.variables.addNode(r.node) : 0 };
+      } else {
+        const v = compileExpr(text).evaluate(rt.context(vcpu));
+        response.body = { result: fmt.hex ? formatHex(v) : String(v), variablesReference: 0 };
+      }
+      this.sendResponse(response);
+    } catch (e) {
+      this.fail(response, ErrorIds.badArguments, errorText(e));
+    }
+  }
+
+  private completions(response: DebugProtocol.Response, args: Record<string, unknown>): void {
+    const text = typeof args['text'] === 'string' ? args['text'] : '';
+    const column = typeof args['column'] === 'number' ? args['column'] : text.length + 1;
+    const before = text.slice(0, Math.max(0, column - 1));
+    let commands: string[] = [];
+    try {
+      commands = this.inspector.completions(before);
+    } catch {
+      commands = [];
+    }
+    const word = /[A-Za-z_.][A-Za-z0-9_.]*$/.exec(before)?.[0] ?? '';
+    const names = word === '' ? [] : REGISTER_NAMES.filter((n) => n.startsWith(word.toLowerCase()) && n !== word);
+    response.body = { targets: [...commands.map((label) => ({ label, start: 0, length: before.length })), ...names.map((label) => ({ label, type: 'variable' as const, start: column - 1 - word.length, length: word.length }))] };
+    this.sendResponse(response);
+  }
+
+  private exceptionInfo(response: DebugProtocol.Response, args: Record<string, unknown>): void {
+    const rt = this.stopped(response);
+    if (rt === undefined) return;
+    const stop = rt.lastStop;
+    const vcpu = this.vcpuOf(args);
+    if (stop === null || stop.reason !== 'exception' || vcpu !== stop.vcpu) {
+      this.fail(response, ErrorIds.badArguments, 'The thread is not stopped at a VM exit.');
+      return;
+    }
+    const e = stop.exit;
+    const details = e !== undefined ? exitDetails(e) : stop.vmStop?.message ?? stop.description;
+    response.body = {
+      exceptionId: e !== undefined ? `${e.reason & 0xffff} ${e.name}` : stop.filterId ?? 'vm-stop',
+      description: e !== undefined ? `VM exit ${e.reason & 0xffff} ${e.name}${e.summary ? ` — ${e.summary}` : ''}. ${e.why || ''}`.trim() : `${stop.description}: ${stop.vmStop?.message ?? ''}`,
+      breakMode: 'always',
+      details: { message: details, typeName: e !== undefined ? 'VM exit' : stop.description },
+    };
+    this.sendResponse(response);
+  }
+
+  // ---- memory and disassembly ---------------------------------------------
+
+  private readMemory(response: DebugProtocol.Response, args: Record<string, unknown>): void {
+    const rt = this.stopped(response);
+    if (rt === undefined) return;
+    try {
+      response.body = readMemoryResponse(rt, args);
+      this.sendResponse(response);
+    } catch (e) {
+      this.fail(response, ErrorIds.badArguments, errorText(e));
+    }
+  }
+
+  private writeMemory(response: DebugProtocol.Response, args: Record<string, unknown>): void {
+    const rt = this.stopped(response);
+    if (rt === undefined) return;
+    try {
+      const written = writeMemoryBytes(rt, args);
+      response.body = { bytesWritten: written };
+      this.sendResponse(response);
+      this.variables.reset();
+    } catch (e) {
+      this.fail(response, ErrorIds.badArguments, errorText(e));
+    }
+  }
+
+  private disassemble(response: DebugProtocol.Response, args: Record<string, unknown>): void {
+    const rt = this.stopped(response);
+    if (rt === undefined) return;
+    try {
+      const ref = parseMemoryReference(args['memoryReference']);
+      const offset = typeof args['offset'] === 'number' ? args['offset'] : 0;
+      const count = args['instructionCount'];
+      if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > 10_000) throw new Error("'instructionCount' must be an integer from 0 to 10000.");
+      const instructionOffset = typeof args['instructionOffset'] === 'number' ? args['instructionOffset'] : 0;
+      const vcpu = rt.lastStop?.vcpu ?? 0;
+      response.body = { instructions: disassembleAround(rt, vcpu, ref.space, (ref.address + offset) >>> 0, instructionOffset, count, args['resolveSymbols'] !== false) };
+      this.sendResponse(response);
+    } catch (e) {
+      this.fail(response, ErrorIds.badArguments, errorText(e));
+    }
+  }
+
+  // ---- plumbing -----------------------------------------------------------
 
   private terminate(): void {
     if (this.terminatedSent) return;
@@ -205,4 +669,18 @@ export class HyperstepSession extends LoggingDebugSession {
     // The message goes in as a variable so braces in it are not taken as format fields.
     this.sendErrorResponse(response, { id, format: '{_message}', variables: { _message: message }, showUser: true });
   }
+}
+
+const hex = (n: number, digits: number): string => (n >>> 0).toString(16).toUpperCase().padStart(digits, '0');
+
+function isFailure(stop: VmStop): boolean {
+  return stop.reason === 'triple-fault' || stop.reason === 'error' || stop.reason === 'limit' || stop.reason === 'unhandled-exit' || (stop.reason === 'shutdown' && stop.code !== undefined && stop.code !== 0);
+}
+
+/** One line saying how the guest ended, for the debug console. */
+export function describeEnd(stop: VmStop, instructions: number, cs: number): string {
+  const count = `${instructions.toLocaleString('en-US')} instruction${instructions === 1 ? '' : 's'}`;
+  const detail = stop.message ? `: ${stop.message.replace(/\.$/, '')}` : '';
+  const code = stop.reason === 'shutdown' && stop.code !== undefined ? ` with code ${stop.code}` : '';
+  return `Guest stopped (${stop.reason}${code}) after ${count} at CS:EIP ${hex(cs, 4)}:${hex(stop.rip, 8)}${detail}.`;
 }

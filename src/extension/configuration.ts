@@ -47,3 +47,32 @@ export function resolveLaunchConfiguration(config: DebugConfigurationLike, activ
   }
   return { config };
 }
+
+function baseName(fileName: string): string {
+  return fileName.slice(Math.max(fileName.lastIndexOf('/'), fileName.lastIndexOf('\\')) + 1);
+}
+
+/** The launch of one guest source, as the Run/Debug buttons and the dynamic configurations start it. */
+export function guestLaunchConfiguration(fileName: string, noDebug = false): DebugConfigurationLike {
+  const config: DebugConfigurationLike = {
+    type: DEBUG_TYPE,
+    name: `${noDebug ? 'Run' : 'Debug'} ${baseName(fileName)}`,
+    request: 'launch',
+    program: fileName,
+    stopOnEntry: !noDebug,
+  };
+  if (noDebug) config['noDebug'] = true;
+  return config;
+}
+
+/** "Debug this guest" entries for the Run and Debug dropdown: the open guest sources, the active one first, no repeats. */
+export function dynamicConfigurations(active: ActiveDocument | undefined, open: readonly ActiveDocument[]): DebugConfigurationLike[] {
+  const seen = new Set<string>();
+  const out: DebugConfigurationLike[] = [];
+  for (const doc of [...(active ? [active] : []), ...open]) {
+    if (!isGuestSource(doc) || /\.inc$/i.test(doc.fileName) || seen.has(doc.fileName)) continue;
+    seen.add(doc.fileName);
+    out.push(guestLaunchConfiguration(doc.fileName));
+  }
+  return out;
+}

@@ -1,18 +1,24 @@
-// What activation registers for the `hyperstep` debug type. The vscode API
+// What activation registers: for the `hyperstep` debug type the
+// configuration providers and the inline adapter factory, then the guest
+// commands, the NASM language features and the Hyperstep view. The vscode API
 // arrives as a parameter (the import below is for types only), so tests can
 // run this against a stand-in for the API.
 
 import type * as vscodeApi from 'vscode';
 import { HyperstepSession } from '../debug/session';
 import type { FileAccessor } from '../debug/fileAccessor';
-import { DEBUG_TYPE, resolveLaunchConfiguration, type DebugConfigurationLike } from './configuration';
+import { DEBUG_TYPE, dynamicConfigurations, resolveLaunchConfiguration, type ActiveDocument, type DebugConfigurationLike } from './configuration';
+import { launchConfigurationProblem } from './launchValidation';
+import { registerGuestCommands } from './commands';
+import { registerExitsView, type ExitsView } from './exitsView';
+import { registerAsmDiagnostics, type AsmDiagnostics } from './language/diagnostics';
+import { workspaceSourceReader } from './language/sourceReader';
+import { registerLanguageProviders, type LanguageProviders } from './language/providers';
+import { toUri } from './uri';
+
+export { toUri } from './uri';
 
 export type VscodeApi = typeof vscodeApi;
-
-/** A path, or a URI such as vscode-vfs://... when the workspace is not on disk. */
-export function toUri(vscode: VscodeApi, pathOrUri: string): vscodeApi.Uri {
-  return /^[a-z][a-z0-9+.-]+:\/\//i.test(pathOrUri) ? vscode.Uri.parse(pathOrUri, true) : vscode.Uri.file(pathOrUri);
-}
 
 /** The session's files in the extension host: workspace.fs serves local, remote and virtual workspaces alike. */
 export function workspaceFileAccessor(vscode: VscodeApi): FileAccessor {
@@ -23,20 +29,55 @@ export function workspaceFileAccessor(vscode: VscodeApi): FileAccessor {
   };
 }
 
-export function registerHyperstep(vscode: VscodeApi, context: Pick<vscodeApi.ExtensionContext, 'subscriptions'>): void {
+export interface RegistrationOptions {
+  /** Debounce of live diagnostics after an edit, in ms. */
+  diagnosticsDelayMs?: number;
+}
+
+/** What activation set up, for tests. */
+export interface Registered {
+  diagnostics: AsmDiagnostics;
+  language: LanguageProviders;
+  exits: ExitsView;
+}
+
+function activeDocument(vscode: VscodeApi): ActiveDocument | undefined {
+  const editor = vscode.window.activeTextEditor;
+  return editor ? { fileName: editor.document.fileName, languageId: editor.document.languageId } : undefined;
+}
+
+export function registerHyperstep(
+  vscode: VscodeApi,
+  context: Pick<vscodeApi.ExtensionContext, 'subscriptions'>,
+  options: RegistrationOptions = {},
+): Registered {
   const files = workspaceFileAccessor(vscode);
+  const subscriptions = context.subscriptions;
+
+  const refuse = (message: string): undefined => {
+    void vscode.window.showErrorMessage(message);
+    // undefined cancels the launch (null would open launch.json instead).
+    return undefined;
+  };
 
   const configurations: vscodeApi.DebugConfigurationProvider = {
     resolveDebugConfiguration(_folder, config) {
-      const editor = vscode.window.activeTextEditor;
-      const active = editor ? { fileName: editor.document.fileName, languageId: editor.document.languageId } : undefined;
-      const result = resolveLaunchConfiguration(config as DebugConfigurationLike, active);
-      if ('error' in result) {
-        void vscode.window.showErrorMessage(result.error);
-        // undefined cancels the launch (null would open launch.json instead).
-        return undefined;
-      }
+      const result = resolveLaunchConfiguration(config as DebugConfigurationLike, activeDocument(vscode));
+      if ('error' in result) return refuse(result.error);
       return result.config as vscodeApi.DebugConfiguration;
+    },
+    // After ${file} and friends are substituted: the values the session will get.
+    resolveDebugConfigurationWithSubstitutedVariables(_folder, config) {
+      const problem = launchConfigurationProblem(config);
+      if (problem) return refuse(`Launch configuration "${config.name}": ${problem}`);
+      return config;
+    },
+  };
+
+  const dynamic: vscodeApi.DebugConfigurationProvider = {
+    provideDebugConfigurations() {
+      const open = vscode.workspace.textDocuments.map((d) => ({ fileName: d.fileName, languageId: d.languageId }));
+      return dynamicConfigurations(activeDocument(vscode), open) as vscodeApi.DebugConfiguration[];
     },
   };
 
@@ -47,8 +88,15 @@ export function registerHyperstep(vscode: VscodeApi, context: Pick<vscodeApi.Ext
     },
   };
 
-  context.subscriptions.push(
+  subscriptions.push(
     vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, configurations),
+    vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, dynamic, vscode.DebugConfigurationProviderTriggerKind.Dynamic),
     vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, adapters),
   );
+  registerGuestCommands(vscode, subscriptions);
+  const read = workspaceSourceReader(vscode);
+  const diagnostics = registerAsmDiagnostics(vscode, subscriptions, read, { delayMs: options.diagnosticsDelayMs ?? 300 });
+  const language = registerLanguageProviders(vscode, subscriptions, read, (uri) => diagnostics.symbols.get(uri));
+  const exits = registerExitsView(vscode, subscriptions);
+  return { diagnostics, language, exits };
 }

@@ -142,13 +142,16 @@ function stopLine(client: DapClient): string {
 }
 
 describe('in-process session', () => {
-  test('initialize answers with only the capabilities it has, then sends initialized', async () => {
+  test('initialize answers with the debugger capabilities and the VM-exit filters, then sends initialized', async () => {
     const client = startInProcess();
     const r = await client.initialize();
     assert.equal(r.success, true);
-    const caps = (r.body ?? {}) as Record<string, unknown>;
-    const claimed = Object.keys(caps).filter((k) => caps[k] === true || (Array.isArray(caps[k]) && (caps[k] as unknown[]).length > 0));
-    assert.deepEqual(claimed.sort(), ['supportsConfigurationDoneRequest', 'supportsTerminateRequest']);
+    const caps = (r.body ?? {}) as DebugProtocol.Capabilities;
+    for (const k of ['supportsConfigurationDoneRequest', 'supportsTerminateRequest', 'supportsConditionalBreakpoints', 'supportsHitConditionalBreakpoints', 'supportsLogPoints', 'supportsFunctionBreakpoints', 'supportsInstructionBreakpoints', 'supportsSteppingGranularity', 'supportsExceptionInfoRequest', 'supportsExceptionFilterOptions', 'supportsReadMemoryRequest', 'supportsDisassembleRequest', 'supportsRestartRequest'] as const) {
+      assert.equal(caps[k], true, k);
+    }
+    const filters = (caps.exceptionBreakpointFilters ?? []).map((f) => f.filter);
+    for (const id of ['any', 'entry-failure', 'triple-fault', 'virtualization-hole', 'exit-30', 'exit-10', 'exit-12']) assert.ok(filters.includes(id), id);
     await client.event('initialized');
     const ri = client.received.indexOf(r);
     const ei = client.received.findIndex((m) => m.type === 'event' && (m as DebugProtocol.Event).event === 'initialized');
@@ -282,7 +285,7 @@ describe('in-process session', () => {
       [{}, /no 'program'/],
       [{ program: '/guest/ok.asm', mode: 'protected' }, /'mode' must be/],
       [{ program: '/guest/empty.bin' }, /empty binary image/],
-      [{ program: '/guest/raw.bin', rom: true }, /64 KiB or 128 KiB/],
+      [{ program: '/guest/raw.bin', rom: true }, /'rom': booting from the reset vector is not available under the VMM/],
       [{ program: '/guest/kernel.asm' }, /boot sector is loaded at 0x7C00/],
     ] as const) {
       const client = startInProcess();
@@ -292,27 +295,32 @@ describe('in-process session', () => {
     }
   });
 
-  test('threads: one thread, "vCPU 0"', async () => {
+  test('threads: none before launch', async () => {
     const client = startInProcess();
     await client.initialize();
     const r = await client.request('threads');
-    assert.deepEqual((r.body as DebugProtocol.ThreadsResponse['body']).threads, [{ id: 1, name: 'vCPU 0' }]);
+    assert.deepEqual((r.body as DebugProtocol.ThreadsResponse['body']).threads, []);
   });
 
-  test('unknown and not-yet-supported requests get errors and the session keeps answering', async () => {
+  test('unknown requests and requests before launch get errors and the session keeps answering', async () => {
     const client = startInProcess();
     await client.initialize();
-    for (const command of ['frobnicate', 'stackTrace', 'next', 'continue', 'pause', 'evaluate', 'attach', 'readMemory']) {
+    for (const command of ['frobnicate', 'attach', 'stepBack']) {
       const r = await client.request(command, { threadId: 1 });
       assert.equal(r.success, false, command);
       assert.equal(r.command, command);
       assert.match(r.message ?? '', new RegExp(`does not support the '${command}' request`));
     }
+    for (const command of ['stackTrace', 'next', 'continue', 'evaluate', 'readMemory']) {
+      const r = await client.request(command, { threadId: 1 });
+      assert.equal(r.success, false, command);
+      assert.match(r.message ?? '', /No guest/);
+    }
     const threads = await client.request('threads');
     assert.equal(threads.success, true);
   });
 
-  test('breakpoints are answered honestly: unverified, with the reason', async () => {
+  test('breakpoints set before launch are pending; an unknown exit filter is refused', async () => {
     const client = startInProcess();
     await client.initialize();
     const r = await client.request('setBreakpoints', { source: { path: '/guest/ok.asm' }, breakpoints: [{ line: 4 }, { line: 6 }] });
@@ -321,10 +329,11 @@ describe('in-process session', () => {
     assert.equal(bps.length, 2);
     for (const bp of bps) {
       assert.equal(bp.verified, false);
-      assert.match(bp.message ?? '', /not supported/);
+      assert.match(bp.message ?? '', /not been launched/);
     }
     assert.equal((await client.request('setExceptionBreakpoints', { filters: [] })).success, true);
-    assert.equal((await client.request('setExceptionBreakpoints', { filters: ['all'] })).success, false);
+    const all = await client.request('setExceptionBreakpoints', { filters: ['all'] });
+    assert.equal((all.body as DebugProtocol.SetExceptionBreakpointsResponse['body'] | undefined)?.breakpoints?.[0]?.verified, false);
   });
 
   test('disconnect is answered, also in the middle of a run', async () => {
@@ -342,12 +351,15 @@ describe('in-process session', () => {
     assert.match(again.message ?? '', /already launched/);
   });
 
-  test('stopOnEntry says plainly that the guest runs to completion in this version', async () => {
-    const client = await runToEnd({ program: '/guest/ok.asm', stopOnEntry: true });
-    assert.match(client.outputText('console'), /stepping is not available/);
-    assert.equal(client.outputText('stdout'), 'OK');
+  test('stopOnEntry stops before the first instruction; without debugging it is ignored', async () => {
+    const client = startInProcess();
+    const r = await launch(client, { program: '/guest/ok.asm', stopOnEntry: true });
+    assert.equal(r.success, true);
+    const stopped = (await client.event('stopped')) as DebugProtocol.StoppedEvent;
+    assert.equal(stopped.body.reason, 'entry');
+    assert.equal(client.outputText('stdout'), '');
     const noDebug = await runToEnd({ program: '/guest/ok.asm', stopOnEntry: true, noDebug: true });
-    assert.doesNotMatch(noDebug.outputText('console'), /stepping/);
+    assert.equal(noDebug.events('stopped').length, 0);
     assert.equal(noDebug.outputText('stdout'), 'OK');
   });
 });

@@ -7,76 +7,25 @@ import assert from 'node:assert/strict';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { registerHyperstep, toUri, type VscodeApi } from '../../src/extension/registration';
 import { HyperstepSession } from '../../src/debug/session';
+import { fakeVscode, FakeDocument, FakeInlineImplementation, FakeUri } from '../extension/fakeVscode';
 
-interface FakeUri { scheme: string; fsPath: string }
-interface Editor { document: { fileName: string; languageId: string } }
 interface Provider {
   resolveDebugConfiguration(folder: undefined, config: Record<string, unknown>): Record<string, unknown> | undefined | null;
-}
-interface Factory { createDebugAdapterDescriptor(): unknown }
-
-class FakeInlineImplementation {
-  constructor(readonly implementation: unknown) {}
-}
-
-function fakeVscode(files: Record<string, string>) {
-  const state = {
-    providers: new Map<string, Provider>(),
-    factories: new Map<string, Factory>(),
-    errors: [] as string[],
-    reads: [] as FakeUri[],
-    activeTextEditor: undefined as Editor | undefined,
-  };
-  const api = {
-    debug: {
-      registerDebugConfigurationProvider(type: string, p: Provider) {
-        state.providers.set(type, p);
-        return { dispose() {} };
-      },
-      registerDebugAdapterDescriptorFactory(type: string, f: Factory) {
-        state.factories.set(type, f);
-        return { dispose() {} };
-      },
-    },
-    DebugAdapterInlineImplementation: FakeInlineImplementation,
-    window: {
-      get activeTextEditor() {
-        return state.activeTextEditor;
-      },
-      showErrorMessage(message: string) {
-        state.errors.push(message);
-        return Promise.resolve(undefined);
-      },
-    },
-    workspace: {
-      fs: {
-        readFile(uri: FakeUri): Promise<Uint8Array> {
-          state.reads.push(uri);
-          const text = files[uri.fsPath];
-          return text === undefined ? Promise.reject(new Error(`FileNotFound: ${uri.fsPath}`)) : Promise.resolve(new TextEncoder().encode(text));
-        },
-      },
-    },
-    Uri: {
-      file: (path: string): FakeUri => ({ scheme: 'file', fsPath: path }),
-      parse: (value: string): FakeUri => ({ scheme: value.slice(0, value.indexOf(':')), fsPath: value }),
-    },
-  };
-  return { api: api as unknown as VscodeApi, state };
 }
 
 function activate(files: Record<string, string> = {}) {
   const fake = fakeVscode(files);
   const subscriptions: { dispose(): unknown }[] = [];
   registerHyperstep(fake.api, { subscriptions });
-  return { ...fake, subscriptions };
+  const provider = fake.state.configurationProviders.find((p) => p.type === 'hyperstep' && p.trigger === 1)?.provider as Provider | undefined;
+  return { ...fake, subscriptions, provider };
 }
 
-test('activation registers one configuration provider and one inline adapter factory for "hyperstep"', () => {
+test('activation registers configuration providers (initial and dynamic) and one inline adapter factory for "hyperstep"', () => {
   const { state, subscriptions } = activate();
-  assert.deepEqual([...state.providers.keys()], ['hyperstep']);
+  assert.deepEqual(state.configurationProviders.map((p) => `${p.type}:${p.trigger}`), ['hyperstep:1', 'hyperstep:2']);
   assert.deepEqual([...state.factories.keys()], ['hyperstep']);
-  assert.equal(subscriptions.length, 2);
+  assert.ok(subscriptions.length > 3);
   const descriptor = state.factories.get('hyperstep')?.createDebugAdapterDescriptor();
   assert.ok(descriptor instanceof FakeInlineImplementation);
   assert.ok(descriptor.implementation instanceof HyperstepSession);
@@ -86,10 +35,9 @@ test('activation registers one configuration provider and one inline adapter fac
 });
 
 test('F5 without launch.json on an .asm file launches it; elsewhere it explains what to do', () => {
-  const { state } = activate();
-  const provider = state.providers.get('hyperstep');
+  const { state, provider } = activate();
   assert.ok(provider);
-  state.activeTextEditor = { document: { fileName: '/w/boot.asm', languageId: 'nasm' } };
+  state.activeTextEditor = { document: new FakeDocument('/w/boot.asm', '') };
   assert.deepEqual(provider.resolveDebugConfiguration(undefined, {}), {
     type: 'hyperstep',
     name: 'Debug guest',
@@ -105,8 +53,7 @@ test('F5 without launch.json on an .asm file launches it; elsewhere it explains 
 });
 
 test('a configuration without a program is cancelled with a message', () => {
-  const { state } = activate();
-  const provider = state.providers.get('hyperstep');
+  const { state, provider } = activate();
   assert.ok(provider);
   const result = provider.resolveDebugConfiguration(undefined, { type: 'hyperstep', request: 'launch', name: 'Guest' });
   assert.equal(result, undefined); // undefined, not null: null would open launch.json
@@ -115,8 +62,8 @@ test('a configuration without a program is cancelled with a message', () => {
 
 test('paths become file URIs; URIs of virtual workspaces are kept', () => {
   const { api } = fakeVscode({});
-  assert.deepEqual(toUri(api, '/w/boot.asm'), { scheme: 'file', fsPath: '/w/boot.asm' });
-  assert.deepEqual(toUri(api, 'C:\\w\\boot.asm'), { scheme: 'file', fsPath: 'C:\\w\\boot.asm' });
+  assert.deepEqual(toUri(api, '/w/boot.asm'), FakeUri.file('/w/boot.asm'));
+  assert.deepEqual(toUri(api, 'C:\\w\\boot.asm'), FakeUri.file('C:\\w\\boot.asm'));
   assert.equal((toUri(api, 'vscode-vfs://github/o/r/boot.asm') as unknown as FakeUri).scheme, 'vscode-vfs');
 });
 
@@ -153,7 +100,7 @@ test('the inline session reads the program through workspace.fs and runs it', as
     .map((b) => b.output)
     .join('');
   assert.equal(output, 'OK');
-  assert.deepEqual(state.reads, [{ scheme: 'file', fsPath: '/w/ok.asm' }]);
+  assert.deepEqual(state.reads, [FakeUri.file('/w/ok.asm')]);
   const responses = received.filter((m) => m.type === 'response') as DebugProtocol.Response[];
   assert.deepEqual(
     responses.map((r) => `${r.command}:${r.success}`).sort(),

@@ -38,7 +38,7 @@ test('the committed icon files are what media/make-icon.mjs draws', () => {
   assert.equal(r.status, 0, r.stderr);
 });
 
-test('.vscodeignore ships only the bundles, icons, grammar and top-level documents', () => {
+test('.vscodeignore ships only the bundles, icons, grammar, the VM configuration schema and top-level documents', () => {
   const lines = readFileSync(join(root, '.vscodeignore'), 'utf8')
     .split('\n')
     .map((l) => l.trim())
@@ -52,6 +52,7 @@ test('.vscodeignore ships only the bundles, icons, grammar and top-level documen
     '!media/icon.png',
     '!media/icon.svg',
     '!package.json',
+    '!schemas/*.json',
     '!syntaxes/*.json',
   ]);
 });

@@ -29,4 +29,6 @@ export interface VarNode {
   hint?: { kind?: string; attributes?: string[] };
   /** The value changed since the previous stop (the view highlights it). */
   changed?: boolean;
+  /** Why a value without `set` cannot be changed, for the message of a refused edit. */
+  readOnlyReason?: string;
 }

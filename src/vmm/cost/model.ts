@@ -42,8 +42,15 @@ export interface ExitCostBreakdown {
 export class CycleCostModel implements ExitCostModel {
   readonly table: Readonly<CostTable>;
 
+  /** Fixed cycles per exit-reason name: the table is frozen all the way down, so they never change. */
+  private readonly fixedByName = new Map<string, number>();
+
   constructor(override: CostTableOverride = {}, base: Readonly<CostTable> = DEFAULT_COST_TABLE) {
-    this.table = Object.freeze(mergeCostTable(base, override));
+    const t = mergeCostTable(base, override);
+    Object.freeze(t.handlers);
+    Object.freeze(t.reasons);
+    Object.freeze(t.instruction);
+    this.table = Object.freeze(t);
   }
 
   get name(): string {
@@ -62,8 +69,12 @@ export class CycleCostModel implements ExitCostModel {
   }
 
   private fixedCycles(exit: VmExit): number {
+    const known = this.fixedByName.get(exit.name);
+    if (known !== undefined) return known;
     const t = this.table;
-    return t.reasons[exit.name] ?? t.perExit ?? t.roundTrip + (t.handlers[exit.name] ?? t.defaultHandler);
+    const fixed = t.reasons[exit.name] ?? t.perExit ?? t.roundTrip + (t.handlers[exit.name] ?? t.defaultHandler);
+    this.fixedByName.set(exit.name, fixed);
+    return fixed;
   }
 
   /** The emulator moves string I/O one element at a time, each one a port access in root mode. */

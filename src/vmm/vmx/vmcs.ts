@@ -43,6 +43,8 @@ const SLOT_BY_NAME = new Map<string, number>(VMCS_FIELDS.map((f, i) => [f.name, 
 const SLOT_BY_ENCODING = new Map<number, number>(VMCS_FIELDS.map((f, i) => [f.encoding, i]));
 const BITS = VMCS_FIELDS.map((f) => widthBits(f.width));
 const IS64 = VMCS_FIELDS.map((f) => f.width === 64);
+/** The bits of `lo` a field keeps: fields narrower than 32 bits are truncated on every write. */
+const LOW_MASK = Uint32Array.from(BITS, (b) => (b >= 32 ? 0xffffffff : (1 << b) - 1));
 const ERROR_SLOT = SLOT_BY_ENCODING.get(VMCS.VM_INSTRUCTION_ERROR) as number;
 
 export class Vmcs {
@@ -50,8 +52,12 @@ export class Vmcs {
   // Indexed by the field's position in VMCS_FIELDS. `lo` holds the whole value of fields up to 32 bits.
   private readonly lo = new Uint32Array(VMCS_FIELDS.length);
   private readonly hi = new Uint32Array(VMCS_FIELDS.length);
-  // Which fields changed since the last takeChanges(): lets a VM entry re-run only the checks that read them.
+  // Which fields were written since the last takeChanges(), with their value then: lets a VM entry re-run
+  // only the checks that read a field whose value differs. A VM exit stores RIP and the handler moves it
+  // back past the instruction, so comparing values (not writes) leaves most exits with nothing to re-check.
   private readonly dirty = new Uint8Array(VMCS_FIELDS.length);
+  private readonly baseLo = new Uint32Array(VMCS_FIELDS.length);
+  private readonly baseHi = new Uint32Array(VMCS_FIELDS.length);
   private dirtyList: number[] = [];
   private allDirty = true;
 
@@ -72,19 +78,40 @@ export class Vmcs {
    * previous call, or 'all' after a reset, restore or the first call.
    */
   takeChanges(): number[] | 'all' {
-    const list = this.dirtyList;
-    for (const i of list) this.dirty[i] = 0;
-    this.dirtyList = [];
+    this.takes++;
+    const written = this.dirtyList;
+    const changed: number[] = [];
+    for (const i of written) {
+      this.dirty[i] = 0;
+      if (this.lo[i] !== this.baseLo[i] || this.hi[i] !== this.baseHi[i]) changed.push(i);
+    }
+    if (written.length > 0) this.dirtyList = [];
     if (this.allDirty) {
       this.allDirty = false;
       return 'all';
     }
-    return list;
+    return changed;
   }
 
+  /** Calls of takeChanges() so far: who remembers a result of it can tell whether anybody took changes since. */
+  get changeTakes(): number {
+    return this.takes;
+  }
+  private takes = 0;
+
+  /** Would takeChanges() report anything now? (Does not take them.) */
+  changedSinceTake(): boolean {
+    if (this.allDirty) return true;
+    for (const i of this.dirtyList) if (this.lo[i] !== this.baseLo[i] || this.hi[i] !== this.baseHi[i]) return true;
+    return false;
+  }
+
+  /** Call before writing slot i: remembers the value the last takeChanges() saw. */
   private touch(i: number): void {
     if (this.dirty[i] === 0) {
       this.dirty[i] = 1;
+      this.baseLo[i] = this.lo[i];
+      this.baseHi[i] = this.hi[i];
       this.dirtyList.push(i);
     }
   }
@@ -104,6 +131,7 @@ export class Vmcs {
     if (access.field.readOnly && !this.vmwriteExitInformation) return this.fail(VMXERR_VMWRITE_READ_ONLY_VMCS_COMPONENT);
     const v = value >>> 0;
     const i = SLOT_BY_ENCODING.get(access.field.encoding) as number;
+    this.touch(i);
     if (access.high) {
       this.hi[i] = v;
     } else if (IS64[i]) {
@@ -112,7 +140,6 @@ export class Vmcs {
     } else {
       this.lo[i] = truncate(v, BITS[i]);
     }
-    this.touch(i);
     return { ok: true, value: v };
   }
 
@@ -139,14 +166,14 @@ export class Vmcs {
 
   /** `set` by slot number (`vmcsSlot`). */
   setAt(i: number, value: number | bigint): void {
-    if (typeof value === 'number' && value >= -0x80000000 && value <= 0xffffffff && Number.isInteger(value)) {
+    if (typeof value === 'number' && value >= -0x80000000 && value <= 0xffffffff && (value >>> 0 === value || (value | 0) === value)) {
       // A 32-bit value (signed or not): no BigInt needed. Negative values sign-extend into a 64-bit field.
-      const lo = truncate(value >>> 0, BITS[i]);
-      const hi = IS64[i] && value < 0 ? 0xffffffff : 0;
+      const lo = (value & LOW_MASK[i]) >>> 0;
+      const hi = value < 0 && IS64[i] ? 0xffffffff : 0;
       if (this.lo[i] !== lo || this.hi[i] !== hi) {
+        this.touch(i);
         this.lo[i] = lo;
         this.hi[i] = hi;
-        this.touch(i);
       }
       return;
     }
@@ -154,16 +181,30 @@ export class Vmcs {
     const lo = Number(big & 0xffffffffn);
     const hi = IS64[i] ? Number(big >> 32n) : 0;
     if (this.lo[i] !== lo || this.hi[i] !== hi) {
+      this.touch(i);
       this.lo[i] = lo;
       this.hi[i] = hi;
+    }
+  }
+
+  /**
+   * `setAt` for a value the caller knows is an unsigned 32-bit integer (a
+   * register read with `>>> 0`): what a VM exit stores dozens of times, so
+   * it skips the type and range tests.
+   */
+  setU32At(i: number, value: number): void {
+    const lo = (value & LOW_MASK[i]) >>> 0;
+    if (this.lo[i] !== lo || this.hi[i] !== 0) {
       this.touch(i);
+      this.lo[i] = lo;
+      this.hi[i] = 0;
     }
   }
 
   /** Records a VMfailValid error number (the engine uses this for VMLAUNCH/VMRESUME failures too). */
   setInstructionError(error: number): void {
-    this.lo[ERROR_SLOT] = error >>> 0;
     this.touch(ERROR_SLOT);
+    this.lo[ERROR_SLOT] = error >>> 0;
   }
 
   /** Every field with its value, in table order. */

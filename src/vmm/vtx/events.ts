@@ -20,9 +20,16 @@ import { ClockDivider, type ClockState } from '../devices/clock';
 import type { LocalApic } from '../devices/lapic';
 import type { PicPair } from '../devices/pic';
 import type { PcPlatform } from '../devices/platform';
-import { EXIT_REASON, encodeInterruptionInfo } from '../vmx';
+import { EXIT_REASON, encodeInterruptionInfo, vmcsSlot } from '../vmx';
 import type { ExitRequest } from './exit-info';
 import type { Vcpu, VcpuEventHooks } from './vcpu';
+import { CTL } from './control-bits';
+
+/** Slots of the VMCS fields every entry reads. */
+const F = {
+  ACTIVITY: vmcsSlot('GUEST_ACTIVITY_STATE'), INTERRUPTIBILITY: vmcsSlot('GUEST_INTERRUPTIBILITY_INFO'), RFLAGS: vmcsSlot('GUEST_RFLAGS'),
+  ENTRY_INTR_INFO: vmcsSlot('VM_ENTRY_INTR_INFO_FIELD'), IDT_VECTORING_INFO: vmcsSlot('IDT_VECTORING_INFO_FIELD'),
+} as const;
 
 /** Interruption types of the interruption-information format (SDM 25.8.3). */
 export const INTR_TYPE = {
@@ -48,6 +55,7 @@ export const DEFAULT_EVENT_QUANTUM = 1000;
 const QUIET_QUANTUM = 1_000_000;
 
 const RFLAGS_IF = 0x200;
+const RFLAGS_TF = 0x100;
 const BLOCKING_BY_STI = 1;
 const BLOCKING_BY_MOV_SS = 2;
 const BLOCKING_BY_NMI = 8;
@@ -139,6 +147,16 @@ export class VcpuEvents implements VcpuEventHooks {
   private synthetic = false;
   /** Where this vCPU's share of platform time goes (set by VmInterrupts). */
   platformTime: ((instructions: number) => void) | null = null;
+  /** The platform's instructions between device points (set by VmInterrupts). */
+  deviceQuantum: (() => number) | null = null;
+  /**
+   * While the engine runs a chunk: the device point the run loop planned it
+   * to, and whether breakpoints are set; -1 when no chunk is running.
+   */
+  plannedPoint = -1;
+  breakpointsArmed = false;
+  /** A guest-caused exit is being taken: when it is over, decide whether the run loop must plan again. */
+  private replan = false;
 
   constructor(readonly vcpu: Vcpu, readonly lapic: LocalApic, readonly pic: PicPair | null, instructionsPerSecond: number) {
     this.apicClock = new ClockDivider(APIC_BUS_HZ, instructionsPerSecond);
@@ -222,7 +240,7 @@ export class VcpuEvents implements VcpuEventHooks {
 
   /** The external interrupt to deliver next, without acknowledging it (PIC first, as KVM's kvm_cpu_get_interrupt). */
   private nextInterrupt(): 'queue' | 'pic' | 'lapic' | null {
-    if (this.queue.some((e) => e.type === INTR_TYPE.EXTERNAL_INTERRUPT)) return 'queue';
+    if (this.queue.length > 0 && this.queue.some((e) => e.type === INTR_TYPE.EXTERNAL_INTERRUPT)) return 'queue';
     if (this.pic !== null && this.picAccepted() && this.pic.hasInterrupt()) return 'pic';
     if (this.lapic.hasInterrupt()) return 'lapic';
     return null;
@@ -244,6 +262,7 @@ export class VcpuEvents implements VcpuEventHooks {
   }
 
   private exceptionIndex(): number {
+    if (this.queue.length === 0) return -1;
     return this.queue.findIndex((e) => e.type !== INTR_TYPE.EXTERNAL_INTERRUPT);
   }
 
@@ -262,13 +281,13 @@ export class VcpuEvents implements VcpuEventHooks {
       this.exited = false;
       this.completeInterrupted(vcpu);
     }
-    const activity = v.get('GUEST_ACTIVITY_STATE');
+    const activity = v.getAt(F.ACTIVITY);
     if (activity === ACTIVITY_WAIT_FOR_SIPI) return;
-    const intr = v.get('GUEST_INTERRUPTIBILITY_INFO');
-    const intrOpen = (v.get('GUEST_RFLAGS') & RFLAGS_IF) !== 0 && (intr & (BLOCKING_BY_STI | BLOCKING_BY_MOV_SS)) === 0;
+    const intr = v.getAt(F.INTERRUPTIBILITY);
+    const intrOpen = (v.getAt(F.RFLAGS) & RFLAGS_IF) !== 0 && (intr & (BLOCKING_BY_STI | BLOCKING_BY_MOV_SS)) === 0;
     const nmiOpen = (intr & (BLOCKING_BY_STI | BLOCKING_BY_MOV_SS | BLOCKING_BY_NMI)) === 0;
     let injected = false;
-    if ((v.get('VM_ENTRY_INTR_INFO_FIELD') & VALID) === 0) {
+    if ((v.getAt(F.ENTRY_INTR_INFO) & VALID) === 0) {
       const ex = this.exceptionIndex();
       if (ex >= 0) {
         const [e] = this.queue.splice(ex, 1);
@@ -287,11 +306,11 @@ export class VcpuEvents implements VcpuEventHooks {
       }
     }
     // Injecting an interrupt or NMI wakes a halted guest; the VMM wakes it for an exception too.
-    if (injected && activity === ACTIVITY_HLT) v.set('GUEST_ACTIVITY_STATE', ACTIVITY_ACTIVE);
+    if (injected && activity === ACTIVITY_HLT) v.setAt(F.ACTIVITY, ACTIVITY_ACTIVE);
     // Whoever put the event there (a handler or the queue), MTF exits before the handler's first instruction.
-    if ((v.get('VM_ENTRY_INTR_INFO_FIELD') & VALID) !== 0 && vcpu.control('primary', 'MONITOR_TRAP_FLAG')) this.mtfPending = true;
-    if (this.nmiPending && vcpu.control('pin', 'VIRTUAL_NMIS')) vcpu.setControl('primary', 'NMI_WINDOW_EXITING', true);
-    if (this.hasInterrupt()) vcpu.setControl('primary', 'INTR_WINDOW_EXITING', true);
+    if ((v.getAt(F.ENTRY_INTR_INFO) & VALID) !== 0 && vcpu.has(CTL.mtf)) this.mtfPending = true;
+    if (this.nmiPending && vcpu.has(CTL.virtualNmis)) vcpu.setBit(CTL.nmiWindow, true);
+    if (this.hasInterrupt()) vcpu.setBit(CTL.intrWindow, true);
     // Exceptions need no window: a further queued one is taken at the next boundary (a kick).
     if (this.exceptionIndex() >= 0) this.nudge();
   }
@@ -306,11 +325,11 @@ export class VcpuEvents implements VcpuEventHooks {
    */
   private completeInterrupted(vcpu: Vcpu): void {
     const v = vcpu.vmcs;
-    const info = v.get('IDT_VECTORING_INFO_FIELD') >>> 0;
+    const info = v.getAt(F.IDT_VECTORING_INFO) >>> 0;
     if ((info & VALID) === 0) return;
     const vector = info & 0xff;
     const type = (info >>> 8) & 7;
-    if ((v.get('VM_ENTRY_INTR_INFO_FIELD') & VALID) === 0) {
+    if ((v.getAt(F.ENTRY_INTR_INFO) & VALID) === 0) {
       const error = (info & 0x800) !== 0 ? v.get('IDT_VECTORING_ERROR_CODE') : -1;
       const software = type === INTR_TYPE.SOFTWARE_INTERRUPT || type === INTR_TYPE.PRIVILEGED_SOFTWARE_EXCEPTION || type === INTR_TYPE.SOFTWARE_EXCEPTION;
       vcpu.inject(vector, type, error, software ? v.get('VM_EXIT_INSTRUCTION_LEN') : 0);
@@ -323,23 +342,55 @@ export class VcpuEvents implements VcpuEventHooks {
 
   /** After a successful entry: load the preemption timer, and make the run loop look at the vCPU at the next boundary when it must. */
   afterEntry(vcpu: Vcpu): void {
-    this.timer = vcpu.control('pin', 'PREEMPTION_TIMER') ? { base: vcpu.cpu.readTsc(), value: vcpu.vmcs.get('VMX_PREEMPTION_TIMER_VALUE') >>> 0 } : null;
-    if (this.timer !== null || this.mtfPending || vcpu.control('primary', 'MONITOR_TRAP_FLAG')
-      || vcpu.control('primary', 'INTR_WINDOW_EXITING') || vcpu.control('primary', 'NMI_WINDOW_EXITING')) this.nudge();
+    this.timer = vcpu.has(CTL.preemptionTimer) ? { base: vcpu.cpu.readTsc(), value: vcpu.vmcs.get('VMX_PREEMPTION_TIMER_VALUE') >>> 0 } : null;
+    if (this.timer !== null || this.mtfPending || vcpu.has(CTL.mtf)
+      || vcpu.has(CTL.intrWindow) || vcpu.has(CTL.nmiWindow)) this.nudge();
   }
 
   /** At a VM exit: device time catches up (the handler may read a device); "save VMX-preemption timer value" stores the remaining count. */
   atExit(vcpu: Vcpu): void {
     if (!this.synthetic) {
       this.flush();
-      // The handler may start or stop a timer: the run loop plans its next device point afresh.
-      this.nudge();
+      this.replan = true;
     }
     const left = this.timerRemaining();
-    if (left !== null && vcpu.control('exit', 'VM_EXIT_SAVE_VMX_PREEMPTION_TIMER')) vcpu.vmcs.set('VMX_PREEMPTION_TIMER_VALUE', left);
+    if (left !== null && vcpu.has(CTL.savePreemptionTimer)) vcpu.vmcs.set('VMX_PREEMPTION_TIMER_VALUE', left);
     this.timer = null;
     this.mtfPending = false;
     this.exited = true;
+  }
+
+  /**
+   * The exit is over. The handler may have started or stopped a timer, made
+   * the vCPU wait, or left an event pending, so normally the run loop plans
+   * its next chunk afresh (a nudge ends the engine's run). When nothing the
+   * plan depends on changed, the engine keeps running the chunk it was given:
+   * that is what the new plan would be, and most exits (CPUID, port I/O to a
+   * device without timers) are that kind.
+   */
+  afterExit(vcpu: Vcpu): void {
+    if (this.replan) {
+      this.replan = false;
+      if (!this.planStands(vcpu)) this.nudge();
+    } else if (!this.synthetic) {
+      // An exit nested in another one's entry: the outer one cannot tell what changed.
+      this.nudge();
+    }
+  }
+
+  /** Would the run loop, looking at the vCPU now, plan the chunk the engine is running? */
+  private planStands(vcpu: Vcpu): boolean {
+    const c = vcpu.cpu;
+    // Already stopping (afterEntry or a device asked for a look): nothing to add.
+    if (c.stopRequest !== null) return true;
+    if (this.plannedPoint < 0 || this.breakpointsArmed || this.deviceQuantum === null) return false;
+    // States the run loop or the engine's careful path handle between instructions: shadows, single-step, debug registers, halting.
+    if (vcpu.blocked || vcpu.stopAction !== null || c.halted || c.shadow || c.ssShadow || (c.flags & RFLAGS_TF) !== 0 || c.dbPending !== 0 || c.debugActive) return false;
+    const host = vcpu.hostEvents;
+    if (host.nmi || host.vectors.length > 0) return false;
+    if (this.devicePoint(this.deviceQuantum()) !== this.plannedPoint) return false;
+    // A kick the run loop would give at the next boundary (windows, timers and MTF were nudged by afterEntry).
+    return !(vcpu.has(CTL.intrExiting) && this.entryWouldAct());
   }
 
   // --- the VMX-preemption timer -------------------------------------------------
@@ -377,8 +428,8 @@ export class VcpuEvents implements VcpuEventHooks {
   entryWouldAct(): boolean {
     const vc = this.vcpu;
     if (this.exceptionIndex() >= 0) return true;
-    if (this.nmiPending && (this.nmiOpen() || (vc.control('pin', 'VIRTUAL_NMIS') && !vc.control('primary', 'NMI_WINDOW_EXITING')))) return true;
-    return this.hasInterrupt() && (this.interruptOpen() || !vc.control('primary', 'INTR_WINDOW_EXITING'));
+    if (this.nmiPending && (this.nmiOpen() || (vc.has(CTL.virtualNmis) && !vc.has(CTL.nmiWindow)))) return true;
+    return this.hasInterrupt() && (this.interruptOpen() || !vc.has(CTL.intrWindow));
   }
 
   /**
@@ -401,22 +452,22 @@ export class VcpuEvents implements VcpuEventHooks {
     if (this.timer !== null && this.timerDistance() === 0) {
       return exit({ reason: EXIT_REASON.PREEMPTION_TIMER, why: `the VMX-preemption timer (pin control bit 6) counted ${this.timer.value} down to zero (one tick per ${1 << PREEMPTION_TIMER_RATE} TSC cycles)` });
     }
-    if (vc.control('primary', 'NMI_WINDOW_EXITING') && this.nmiOpen()) {
+    if (vc.has(CTL.nmiWindow) && this.nmiOpen()) {
       return exit({ reason: EXIT_REASON.NMI_WINDOW, why: 'NMI-window exiting (primary control bit 22) is set and the guest no longer blocks NMIs' });
     }
     const host = vc.hostEvents;
     if (host.nmi) {
       host.nmi = false;
-      if (vc.control('pin', 'NMI_EXITING')) {
+      if (vc.has(CTL.nmiExiting)) {
         return exit({ reason: EXIT_REASON.EXCEPTION_NMI, why: 'a host NMI arrived and NMI exiting (pin control bit 3) is set', interruptionInfo: encodeInterruptionInfo({ vector: 2, type: INTR_TYPE.NMI, errorCodeValid: false }) });
       }
       c.requestNmi(); // without NMI exiting the NMI goes through the guest IDT
     }
-    if (vc.control('primary', 'INTR_WINDOW_EXITING') && this.interruptOpen()) {
+    if (vc.has(CTL.intrWindow) && this.interruptOpen()) {
       return exit({ reason: EXIT_REASON.INTERRUPT_WINDOW, why: 'interrupt-window exiting (primary control bit 2) is set and the guest has RFLAGS.IF=1 with no STI or MOV SS blocking' });
     }
-    const intrExiting = vc.control('pin', 'INTR_EXITING');
-    const ack = vc.control('exit', 'VM_EXIT_ACK_INTR_ON_EXIT');
+    const intrExiting = vc.has(CTL.intrExiting);
+    const ack = vc.has(CTL.ackIntrOnExit);
     const external = (vector: number, why: string): true =>
       exit({ reason: EXIT_REASON.EXTERNAL_INTERRUPT, why, interruptionInfo: ack ? encodeInterruptionInfo({ vector, type: INTR_TYPE.EXTERNAL_INTERRUPT, errorCodeValid: false }) : 0 });
     if (host.vectors.length > 0) {
@@ -534,6 +585,7 @@ export class VmInterrupts {
   /** Adds a vCPU's event state; its device time feeds the platform clock. */
   add(e: VcpuEvents): void {
     e.platformTime = (n) => this.platform?.advance(n);
+    e.deviceQuantum = () => this.deviceQuantum();
     this.vcpus.push(e);
   }
   /**
@@ -548,7 +600,7 @@ export class VmInterrupts {
     const c = vc.cpu;
     if (vc.hostEvents.nmi || (e.nmiPending && !c.nmiBlocked) || c.nmiPending) return true;
     if (e.timerRemaining() !== null || e.queue.some((q) => q.type !== INTR_TYPE.EXTERNAL_INTERRUPT)) return true;
-    if (vc.hostEvents.vectors.length > 0 && vc.control('pin', 'INTR_EXITING')) return true;
+    if (vc.hostEvents.vectors.length > 0 && vc.has(CTL.intrExiting)) return true;
     if ((c.flags & RFLAGS_IF) === 0) return false;
     if (vc.hostEvents.vectors.length > 0 || c.irqQueue.length > 0 || e.hasInterrupt()) return true;
     const ls = e.lapic.state;
@@ -636,12 +688,19 @@ export class VmInterrupts {
     if (!(first && (c.eip >>> 0) === start && c.seg[1].selector === startCs) && engine.breakpoints.has((c.seg[1].base + c.eip) >>> 0)) {
       return stop(0, here('breakpoint', `breakpoint at 0x${((c.seg[1].base + c.eip) >>> 0).toString(16)}`));
     }
-    const mtf = vcpu.control('primary', 'MONITOR_TRAP_FLAG');
+    const mtf = vcpu.has(CTL.mtf);
     // An armed window must be seen at the first boundary where it opens: one instruction at a time until then.
-    const closeLook = mtf || vcpu.control('primary', 'INTR_WINDOW_EXITING') || vcpu.control('primary', 'NMI_WINDOW_EXITING');
+    const closeLook = mtf || vcpu.has(CTL.intrWindow) || vcpu.has(CTL.nmiWindow);
     const chunk = Math.max(1, Math.min(budget, closeLook ? 1 : point - e.now(), e.timerDistance()));
     const exitsBefore = vcpu.exitCount;
-    const s = engine.run(chunk);
+    e.plannedPoint = point;
+    e.breakpointsArmed = engine.breakpoints.size > 0;
+    let s: StopInfo;
+    try {
+      s = engine.run(chunk);
+    } finally {
+      e.plannedPoint = -1;
+    }
     let used = s.instructions;
     ran = used > 0;
     if (stopRequestOf(c)?.reason === 'limit') c.stopRequest = null; // a nudge after the engine stopped
@@ -657,7 +716,7 @@ export class VmInterrupts {
     }
     if (s.reason !== 'limit') return stop(used, s);
     // MTF: an exit after every instruction that completed in the guest (one that caused an exit did not).
-    if (mtf && s.instructions === 1 && vcpu.exitCount === exitsBefore && vcpu.control('primary', 'MONITOR_TRAP_FLAG')) {
+    if (mtf && s.instructions === 1 && vcpu.exitCount === exitsBefore && vcpu.has(CTL.mtf)) {
       e.boundaryExitNow({ reason: EXIT_REASON.MONITOR_TRAP_FLAG, why: 'monitor trap flag (primary control bit 27) is set: one guest instruction completed' });
     }
     return go(used);

@@ -49,27 +49,27 @@ const msrSync = new WeakMap<Cpu, MsrSync>();
 
 /** CPU to VMCS, as a VM exit stores it. GPRs other than RSP are not in the VMCS. */
 export function saveGuestState(cpu: Cpu, vmcs: Vmcs): void {
-  vmcs.setAt(S.CR0, cpu.cr0 >>> 0);
-  vmcs.setAt(S.CR3, cpu.cr3 >>> 0);
-  vmcs.setAt(S.CR4, cpu.cr4 >>> 0);
-  vmcs.setAt(S.DR7, cpu.dr[7] >>> 0);
-  vmcs.setAt(S.RSP, cpu.r[4] >>> 0);
-  vmcs.setAt(S.RIP, cpu.eip >>> 0);
-  vmcs.setAt(S.RFLAGS, cpu.eflags >>> 0);
+  vmcs.setU32At(S.CR0, cpu.cr0 >>> 0);
+  vmcs.setU32At(S.CR3, cpu.cr3 >>> 0);
+  vmcs.setU32At(S.CR4, cpu.cr4 >>> 0);
+  vmcs.setU32At(S.DR7, cpu.dr[7] >>> 0);
+  vmcs.setU32At(S.RSP, cpu.r[4] >>> 0);
+  vmcs.setU32At(S.RIP, cpu.eip >>> 0);
+  vmcs.setU32At(S.RFLAGS, cpu.eflags >>> 0);
   for (let i = 0; i < 6; i++) saveSeg(vmcs, SEGMENT_FIELDS[i], cpu.seg[i]);
   saveSeg(vmcs, LDTR_FIELDS, cpu.ldtr);
   saveSeg(vmcs, TR_FIELDS, cpu.tr);
-  vmcs.setAt(S.GDTR_BASE, cpu.gdtr.base >>> 0);
-  vmcs.setAt(S.GDTR_LIMIT, cpu.gdtr.limit);
-  vmcs.setAt(S.IDTR_BASE, cpu.idtr.base >>> 0);
-  vmcs.setAt(S.IDTR_LIMIT, cpu.idtr.limit);
+  vmcs.setU32At(S.GDTR_BASE, cpu.gdtr.base >>> 0);
+  vmcs.setU32At(S.GDTR_LIMIT, cpu.gdtr.limit >>> 0);
+  vmcs.setU32At(S.IDTR_BASE, cpu.idtr.base >>> 0);
+  vmcs.setU32At(S.IDTR_LIMIT, cpu.idtr.limit >>> 0);
   const sync = msrSync.get(cpu);
   if (sync === undefined || sync.generation !== cpu.msrs.generation || !msrFieldsMatch(vmcs, sync)) {
     MSR_FIELDS.forEach(([, index], k) => vmcs.setAt(MSR_SLOTS[k], cpu.msrs.read(index) ?? 0n));
     remember(cpu, vmcs);
   }
-  vmcs.setAt(S.ACTIVITY, cpu.halted ? 1 : 0);
-  vmcs.setAt(S.INTERRUPTIBILITY,
+  vmcs.setU32At(S.ACTIVITY, cpu.halted ? 1 : 0);
+  vmcs.setU32At(S.INTERRUPTIBILITY,
     (cpu.shadow ? INTERRUPTIBILITY_STI : 0) | (cpu.ssShadow ? INTERRUPTIBILITY_MOV_SS : 0) | (cpu.nmiBlocked ? INTERRUPTIBILITY_NMI : 0));
 }
 
@@ -105,8 +105,11 @@ export function loadGuestState(cpu: Cpu, vmcs: Vmcs, keepTlb = false): void {
   for (let i = 0; i < 6; i++) loadSeg(vmcs, SEGMENT_FIELDS[i], cpu.seg[i]);
   loadSeg(vmcs, LDTR_FIELDS, cpu.ldtr);
   loadSeg(vmcs, TR_FIELDS, cpu.tr);
-  cpu.gdtr = { base: vmcs.getAt(S.GDTR_BASE) >>> 0, limit: vmcs.getAt(S.GDTR_LIMIT) & 0xffff };
-  cpu.idtr = { base: vmcs.getAt(S.IDTR_BASE) >>> 0, limit: vmcs.getAt(S.IDTR_LIMIT) & 0xffff };
+  // Descriptor-table registers are replaced, not updated in place, so they only change when their fields did.
+  const gdtBase = vmcs.getAt(S.GDTR_BASE) >>> 0, gdtLimit = vmcs.getAt(S.GDTR_LIMIT) & 0xffff;
+  if (cpu.gdtr.base !== gdtBase || cpu.gdtr.limit !== gdtLimit) cpu.gdtr = { base: gdtBase, limit: gdtLimit };
+  const idtBase = vmcs.getAt(S.IDTR_BASE) >>> 0, idtLimit = vmcs.getAt(S.IDTR_LIMIT) & 0xffff;
+  if (cpu.idtr.base !== idtBase || cpu.idtr.limit !== idtLimit) cpu.idtr = { base: idtBase, limit: idtLimit };
   const sync = msrSync.get(cpu);
   if (sync === undefined || sync.generation !== cpu.msrs.generation || !msrFieldsMatch(vmcs, sync)) {
     MSR_FIELDS.forEach(([name, index]) => {
@@ -126,15 +129,18 @@ export function loadGuestState(cpu: Cpu, vmcs: Vmcs, keepTlb = false): void {
 
 interface SegLike { selector: number; base: number; limit: number; attr: number; set(sel: number, base: number, limit: number, attr: number): void }
 
-function saveSeg(vmcs: Vmcs, [sel, base, limit, ar]: SegFields, s: SegLike): void {
-  vmcs.setAt(sel, s.selector);
-  vmcs.setAt(base, s.base >>> 0);
-  vmcs.setAt(limit, s.limit >>> 0);
-  vmcs.setAt(ar, s.attr);
+function saveSeg(vmcs: Vmcs, f: SegFields, s: SegLike): void {
+  vmcs.setU32At(f[0], s.selector >>> 0);
+  vmcs.setU32At(f[1], s.base >>> 0);
+  vmcs.setU32At(f[2], s.limit >>> 0);
+  vmcs.setU32At(f[3], s.attr >>> 0);
 }
 
-function loadSeg(vmcs: Vmcs, [sel, base, limit, ar]: SegFields, s: SegLike): void {
-  s.set(vmcs.getAt(sel), vmcs.getAt(base), vmcs.getAt(limit), vmcs.getAt(ar));
+function loadSeg(vmcs: Vmcs, f: SegFields, s: SegLike): void {
+  const sel = vmcs.getAt(f[0]) & 0xffff, base = vmcs.getAt(f[1]) >>> 0, limit = vmcs.getAt(f[2]) >>> 0, ar = vmcs.getAt(f[3]);
+  // Most exits leave the segments alone: an unchanged register keeps its derived checks (no refresh).
+  if (s.selector === sel && s.base === base && s.limit === limit && s.attr === ar) return;
+  s.set(sel, base, limit, ar);
 }
 
 /**

@@ -41,12 +41,6 @@ interface VcpuShadow {
   pagedRoot: number;
   /** Identity root used while guest paging is off. */
   physRoot: number;
-  /**
-   * The guest's CR2. A #PF that causes a VM exit leaves CR2 alone (SDM
-   * 27.1), but this CPU writes it when it detects the fault: the value from
-   * before is kept here and put back when the VMM handles the fault itself.
-   */
-  guestCr2: number;
 }
 
 export interface ShadowState {
@@ -81,14 +75,8 @@ export class ShadowPaging {
   setupVcpu(vcpu: Vcpu): void {
     const v = vcpu.vmcs;
     this.initial ??= { cr0: v.get('GUEST_CR0') >>> 0, cr3: v.get('GUEST_CR3') >>> 0, cr4: (v.get('GUEST_CR4') & ~CR4_VMXE) >>> 0 };
-    const s: VcpuShadow = { guestCr3: this.initial.cr3, pagedRoot: this.tables.newRoot(), physRoot: this.tables.newRoot(), guestCr2: vcpu.cpu.cr2 >>> 0 };
+    const s: VcpuShadow = { guestCr3: this.initial.cr3, pagedRoot: this.tables.newRoot(), physRoot: this.tables.newRoot() };
     this.state[vcpu.index] = s;
-    const mmu = vcpu.cpu.mmu;
-    const detect = mmu.onPageFault;
-    mmu.onPageFault = (linear) => {
-      this.state[vcpu.index].guestCr2 = vcpu.cpu.cr2 >>> 0;
-      detect?.(linear);
-    };
     vcpu.setControl('secondary', 'EPT', false);
     vcpu.setControl('secondary', 'UNRESTRICTED_GUEST', false);
     v.set('CR0_READ_SHADOW', this.initial.cr0);
@@ -222,12 +210,20 @@ export class ShadowPaging {
       // The guest's own tables refuse the access: the guest sees the #PF its hardware would raise.
       this.vm.counters.shadowReflected++;
       vcpu.cpu.cr2 = gva;
+      const combined = combineWithInterrupted(e.idtVectoringInfo);
+      if (combined === 'triple-fault') return { kind: 'stop', reason: 'triple-fault', message: `triple fault: #PF(${hex(f.errorCode)}) at ${hex(gva)} while delivering #DF` };
+      if (combined === 'double-fault') {
+        vcpu.inject(8, 3, 0);
+        this.prefaultDelivery(vcpu, 8);
+        return RESUME;
+      }
       vcpu.inject(14, 3, f.errorCode);
       this.prefaultDelivery(vcpu, 14);
       return RESUME;
     }
-    vcpu.cpu.cr2 = this.state[vcpu.index].guestCr2;
-    this.reinjectInterrupted(vcpu, e);
+    // The exit left the guest's CR2 as it was (SDM 27.1). An event whose delivery this #PF interrupted
+    // (IDT-vectoring information: an interrupt, an NMI, a reflected #PF with its error code) is injected
+    // again at the next entry by the vCPU's event logic (events.ts, KVM's vmx_complete_interrupts).
     const where = `${write ? 'write' : 'read'} of linear ${hex(gva)} at RIP ${hex(e.rip)}`;
     if (f !== null && f.kind === 'mmio' && walk.gpa === f.gpa) {
       const device = this.vm.devices.get(f.slot.name);
@@ -255,10 +251,12 @@ export class ShadowPaging {
   /**
    * Shadows what delivering the reflected #PF reads and writes: the IDT
    * gate, the GDT descriptor of its code segment, the TSS and the new
-   * stack on a privilege change, and the frame the CPU pushes. Otherwise
-   * a shadow miss inside the delivery would be a #PF while delivering a
-   * #PF, which the processor turns into #DF; it is still one where the
-   * guest's own tables do not map them, as on hardware.
+   * stack on a privilege change, and the frame the CPU pushes. An
+   * optimisation: without it each shadow miss inside the delivery is one
+   * more #PF exit (a #PF in the bitmap exits before the processor could
+   * combine it with the one being delivered, SDM 27.1), after which the
+   * #PF is injected again from IDT-vectoring information. Where the
+   * guest's own tables do not map them it is a #DF, as on hardware.
    */
   private prefaultDelivery(vcpu: Vcpu, vector: number): void {
     const v = vcpu.vmcs;
@@ -302,14 +300,6 @@ export class ShadowPaging {
     this.tables.set(this.currentRoot(vcpu), gva, walk.hpa, { writable: writable && !r.slot.readOnly, user: userOk });
   }
 
-  /** An external interrupt or NMI whose delivery the #PF interrupted is delivered again; faults recur by themselves. */
-  private reinjectInterrupted(vcpu: Vcpu, e: VmExit): void {
-    const info = e.idtVectoringInfo;
-    if ((info & 0x80000000) === 0) return;
-    const type = (info >>> 8) & 7;
-    if (type === 0 || type === 2) vcpu.inject(info & 0xff, type);
-  }
-
   /** The VMM's view for translate(): the shadow entries the processor uses for `walk.gva` and whether they match the guest's. */
   view(vcpu: Vcpu, walk: GvaWalk): ShadowView {
     const s = this.state[vcpu.index];
@@ -340,6 +330,22 @@ export class ShadowPaging {
     state.vcpus.forEach((s, i) => { this.state[i] = { ...s }; });
     this.tables.restore(state.roots);
   }
+}
+
+/**
+ * A #PF the guest's tables raise while a hardware exception was being
+ * delivered (IDT-vectoring information) meets the double-fault rules the
+ * processor would have applied had the #PF not exited (SDM 6.15, table
+ * 6-5; KVM's kvm_multiple_exception): after #PF or a contributory
+ * exception it is #DF, after #DF a triple fault; otherwise the #PF is
+ * delivered first (events.ts puts an interrupted interrupt or NMI back in
+ * its queue; an interrupted fault recurs when its instruction restarts).
+ */
+function combineWithInterrupted(idtVectoringInfo: number): 'double-fault' | 'triple-fault' | null {
+  if ((idtVectoringInfo & 0x80000000) === 0 || ((idtVectoringInfo >>> 8) & 7) !== 3) return null;
+  const v = idtVectoringInfo & 0xff;
+  if (v === 8) return 'triple-fault';
+  return v === 14 || v === 0 || (v >= 10 && v <= 13) ? 'double-fault' : null;
 }
 
 /**

@@ -7,16 +7,17 @@
 
 import type { Cpu } from '../../x86/cpu/cpu';
 import type { Instr, MemOperand } from '../../x86/decode/instr';
-import type { CpuIntercept, ExceptionKind, VmxOp } from '../../x86/cpu/intercept';
+import type { CpuIntercept, ExceptionContext, ExceptionKind, VmxOp } from '../../x86/cpu/intercept';
 import { raiseException } from '../../x86/cpu/interrupts';
-import { VmExitSignal } from '../../x86/cpu/fault';
+import { VmExitSignal, type DeliveringEvent } from '../../x86/cpu/fault';
 import { writeCr } from '../../x86/cpu/compile-system';
-import { Vmcs, EXIT_REASON, controlMask, encodeCrAccess, encodeDrAccess, encodeIoQualification, encodeInterruptionInfo, exitReason, summarizeExitQualification, EXCEPTION_MNEMONICS, type VmcsFieldName, type ControlSetId } from '../vmx';
+import { Vmcs, EXIT_REASON, vmcsSlot, encodeCrAccess, encodeDrAccess, encodeIoQualification, encodeInterruptionInfo, exitReason, summarizeExitQualification, EXCEPTION_MNEMONICS, type VmcsFieldName, type ControlSetId } from '../vmx';
 import { IoBitmaps, MsrBitmap, hex } from './bitmaps';
 import { saveGuestState, loadGuestState } from './guest-state';
 import { descriptorTableInfo, vmxInstructionInfo, type ExitRequest, type VmExit } from './exit-info';
 import { checkVmEntry, type EntryCheckFailure } from './entry-checks';
 import { HostMsrView, loadEntryMsrs, loadExitMsrs, storeExitMsrs } from './msr-areas';
+import { CTL, PRIMARY_CONTROLS_SLOT, SEC_CONTROLS_MASK, controlRef, type ControlRef } from './control-bits';
 
 /** Vector-numbered exceptions that push an error code (SDM 6.3.1). */
 const HAS_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17, 21]);
@@ -31,10 +32,20 @@ const VMX_EXIT: Readonly<Partial<Record<VmxOp, string>>> = {
   vmresume: 'VMRESUME', vmwrite: 'VMWRITE', vmxoff: 'VMOFF', vmxon: 'VMON', invept: 'INVEPT', invvpid: 'INVVPID', getsec: 'GETSEC',
 };
 
-const CONTROL_FIELDS: Readonly<Record<ControlSetId, VmcsFieldName>> = {
-  pin: 'PIN_BASED_VM_EXEC_CONTROL', primary: 'CPU_BASED_VM_EXEC_CONTROL', secondary: 'SECONDARY_VM_EXEC_CONTROL',
-  tertiary: 'TERTIARY_VM_EXEC_CONTROL', exit: 'VM_EXIT_CONTROLS', entry: 'VM_ENTRY_CONTROLS',
-};
+/** The summary's guest addresses when the exit has none (most exits): no object per exit. */
+const NO_ADDRESSES: { gla?: number; gpa?: number } = Object.freeze({});
+
+/** Slots of the fields the exit and entry paths read and write on every exit. */
+const F = {
+  RIP: vmcsSlot('GUEST_RIP'), INTERRUPTIBILITY: vmcsSlot('GUEST_INTERRUPTIBILITY_INFO'),
+  ENTRY_INTR_INFO: vmcsSlot('VM_ENTRY_INTR_INFO_FIELD'), ENTRY_ERROR_CODE: vmcsSlot('VM_ENTRY_EXCEPTION_ERROR_CODE'), ENTRY_INSTRUCTION_LEN: vmcsSlot('VM_ENTRY_INSTRUCTION_LEN'),
+  EXIT_REASON: vmcsSlot('VM_EXIT_REASON'), QUALIFICATION: vmcsSlot('EXIT_QUALIFICATION'), EXIT_INSTRUCTION_LEN: vmcsSlot('VM_EXIT_INSTRUCTION_LEN'),
+  INSTRUCTION_INFO: vmcsSlot('VMX_INSTRUCTION_INFO'), GLA: vmcsSlot('GUEST_LINEAR_ADDRESS'), GPA: vmcsSlot('GUEST_PHYSICAL_ADDRESS'),
+  EXIT_INTR_INFO: vmcsSlot('VM_EXIT_INTR_INFO'), EXIT_INTR_ERROR_CODE: vmcsSlot('VM_EXIT_INTR_ERROR_CODE'),
+  IDT_VECTORING_INFO: vmcsSlot('IDT_VECTORING_INFO_FIELD'), IDT_VECTORING_ERROR_CODE: vmcsSlot('IDT_VECTORING_ERROR_CODE'),
+  VPID: vmcsSlot('VIRTUAL_PROCESSOR_ID'),
+  ENTRY_MSR_LOAD_COUNT: vmcsSlot('VM_ENTRY_MSR_LOAD_COUNT'), EXIT_MSR_STORE_COUNT: vmcsSlot('VM_EXIT_MSR_STORE_COUNT'), EXIT_MSR_LOAD_COUNT: vmcsSlot('VM_EXIT_MSR_LOAD_COUNT'),
+} as const;
 
 /** What the root-mode handler decided. */
 export type ExitAction =
@@ -57,6 +68,8 @@ export interface VcpuEventHooks {
   afterEntry(vcpu: Vcpu): void;
   /** At a VM exit, once the guest state is saved (stores the preemption timer value). */
   atExit(vcpu: Vcpu): void;
+  /** When the exit is over (handled and re-entered, or not): decides whether the run loop must look at the vCPU before the next instruction. */
+  afterExit(vcpu: Vcpu): void;
 }
 
 export class Vcpu {
@@ -88,20 +101,32 @@ export class Vcpu {
   // --- controls -----------------------------------------------------------
 
   control(set: ControlSetId, name: string): boolean {
-    if (set === 'secondary' && !this.control('primary', 'SEC_CONTROLS')) return false;
-    return (this.vmcs.get(CONTROL_FIELDS[set]) & controlMask(set, name)) !== 0;
+    return this.has(controlRef(set, name));
+  }
+
+  /** `control` with the bit resolved beforehand (`controlRef`): exits and entries test several controls each. */
+  has(ref: ControlRef): boolean {
+    const v = this.vmcs;
+    if (ref.secondary && (v.getAt(PRIMARY_CONTROLS_SLOT) & SEC_CONTROLS_MASK) === 0) return false;
+    return (v.getAt(ref.slot) & ref.mask) !== 0;
   }
 
   setControl(set: ControlSetId, name: string, on: boolean): void {
-    const v = this.vmcs.get(CONTROL_FIELDS[set]);
-    const m = controlMask(set, name);
-    this.vmcs.set(CONTROL_FIELDS[set], on ? (v | m) >>> 0 : (v & ~m) >>> 0);
+    this.setBit(controlRef(set, name), on);
+  }
+
+  /** `setControl` with the bit resolved beforehand. */
+  setBit(ref: ControlRef, on: boolean): void {
+    const v = this.vmcs.getAt(ref.slot);
+    this.vmcs.setAt(ref.slot, on ? (v | ref.mask) >>> 0 : (v & ~ref.mask) >>> 0);
   }
 
   // --- entry and exit -----------------------------------------------------
 
   /** Why the most recent VM entry failed, or null when it succeeded. */
   entryFailure: EntryCheckFailure | null = null;
+  /** `vmcs.changeTakes` right after entry checks that all passed, or -1. */
+  private passedAtTake = -1;
 
   /**
    * Runs the VM-entry checks, then loads the guest state from the VMCS into
@@ -110,12 +135,19 @@ export class Vcpu {
    */
   enter(): boolean {
     this.eventHooks?.beforeEntry(this);
-    this.entryFailure = checkVmEntry(this.vmcs);
+    // The checks are a pure function of the VMCS: when they passed and no field changed since, they pass again.
+    const v = this.vmcs;
+    if (this.passedAtTake === v.changeTakes && !v.changedSinceTake()) {
+      this.entryFailure = null;
+    } else {
+      this.entryFailure = checkVmEntry(v);
+      this.passedAtTake = this.entryFailure === null ? v.changeTakes : -1;
+    }
     if (this.entryFailure === null) {
       // With VPIDs the guest's cached translations survive the exit and entry (SDM 29.1).
-      loadGuestState(this.cpu, this.vmcs, this.control('secondary', 'VPID') && this.vmcs.get('VIRTUAL_PROCESSOR_ID') !== 0);
-      // SDM 27.4: MSRs are loaded after the guest state and before event injection.
-      this.entryFailure = loadEntryMsrs(this.cpu, this.vmcs);
+      loadGuestState(this.cpu, this.vmcs, this.has(CTL.vpid) && this.vmcs.getAt(F.VPID) !== 0);
+      // SDM 27.4: MSRs are loaded after the guest state and before event injection (an empty list, the usual case, does nothing).
+      if (this.vmcs.getAt(F.ENTRY_MSR_LOAD_COUNT) !== 0) this.entryFailure = loadEntryMsrs(this.cpu, this.vmcs);
     }
     if (this.entryFailure !== null) {
       if (this.entryFailure.exitReason !== undefined) {
@@ -126,7 +158,7 @@ export class Vcpu {
       this.failEntry(this.entryFailure);
       return false;
     }
-    const injected = this.vmcs.get('VM_ENTRY_INTR_INFO_FIELD');
+    const injected = this.vmcs.getAt(F.ENTRY_INTR_INFO);
     this.entered?.(this, (injected & 0x80000000) !== 0 ? injected : 0);
     this.injectPending();
     this.eventHooks?.afterEntry(this);
@@ -175,15 +207,15 @@ export class Vcpu {
   /** Advances GUEST_RIP past the exiting instruction and clears STI/MOV SS blocking, as a handler that completed it does. */
   skipInstruction(): void {
     const v = this.vmcs;
-    v.set('GUEST_RIP', (v.get('GUEST_RIP') + v.get('VM_EXIT_INSTRUCTION_LEN')) >>> 0);
-    v.set('GUEST_INTERRUPTIBILITY_INFO', v.get('GUEST_INTERRUPTIBILITY_INFO') & ~3);
+    v.setAt(F.RIP, (v.getAt(F.RIP) + v.getAt(F.EXIT_INSTRUCTION_LEN)) >>> 0);
+    v.setAt(F.INTERRUPTIBILITY, v.getAt(F.INTERRUPTIBILITY) & ~3);
   }
 
   /** Queues an event for the next VM entry through VM_ENTRY_INTR_INFO_FIELD. */
   inject(vector: number, type: number, errorCode = -1, instructionLength = 0): void {
-    this.vmcs.set('VM_ENTRY_INTR_INFO_FIELD', encodeInterruptionInfo({ vector, type, errorCodeValid: errorCode >= 0 }));
-    this.vmcs.set('VM_ENTRY_EXCEPTION_ERROR_CODE', errorCode >= 0 ? errorCode : 0);
-    this.vmcs.set('VM_ENTRY_INSTRUCTION_LEN', instructionLength);
+    this.vmcs.setAt(F.ENTRY_INTR_INFO, encodeInterruptionInfo({ vector, type, errorCodeValid: errorCode >= 0 }));
+    this.vmcs.setAt(F.ENTRY_ERROR_CODE, errorCode >= 0 ? errorCode : 0);
+    this.vmcs.setAt(F.ENTRY_INSTRUCTION_LEN, instructionLength);
   }
 
   /**
@@ -209,29 +241,38 @@ export class Vcpu {
    * 'emulate' the hook then lets the CPU carry out the instruction itself.
    */
   exit(req: ExitRequest): ExitAction {
+    try {
+      return this.exitAndEnter(req);
+    } finally {
+      this.eventHooks?.afterExit(this);
+    }
+  }
+
+  private exitAndEnter(req: ExitRequest): ExitAction {
     const c = this.cpu;
     const v = this.vmcs;
     this.saveState();
     this.eventHooks?.atExit(this);
     // Every VM exit clears the valid bit of the VM-entry interruption-information field (SDM "Updating Non-Register State").
-    v.set('VM_ENTRY_INTR_INFO_FIELD', v.get('VM_ENTRY_INTR_INFO_FIELD') & 0x7fffffff);
+    v.setAt(F.ENTRY_INTR_INFO, v.getAt(F.ENTRY_INTR_INFO) & 0x7fffffff);
     const qualification = (req.qualification ?? 0) >>> 0;
-    v.set('VM_EXIT_REASON', req.reason);
-    v.set('EXIT_QUALIFICATION', qualification);
-    v.set('VM_EXIT_INSTRUCTION_LEN', req.instructionLength ?? 0);
-    v.set('VMX_INSTRUCTION_INFO', req.instructionInfo ?? 0);
-    v.set('GUEST_LINEAR_ADDRESS', req.guestLinearAddress ?? 0);
-    v.set('GUEST_PHYSICAL_ADDRESS', req.guestPhysicalAddress ?? 0);
-    v.set('VM_EXIT_INTR_INFO', req.interruptionInfo ?? 0);
-    v.set('VM_EXIT_INTR_ERROR_CODE', req.interruptionErrorCode ?? 0);
+    v.setAt(F.EXIT_REASON, req.reason);
+    v.setAt(F.QUALIFICATION, qualification);
+    v.setAt(F.EXIT_INSTRUCTION_LEN, req.instructionLength ?? 0);
+    v.setAt(F.INSTRUCTION_INFO, req.instructionInfo ?? 0);
+    v.setAt(F.GLA, req.guestLinearAddress ?? 0);
+    v.setAt(F.GPA, req.guestPhysicalAddress ?? 0);
+    v.setAt(F.EXIT_INTR_INFO, req.interruptionInfo ?? 0);
+    v.setAt(F.EXIT_INTR_ERROR_CODE, req.interruptionErrorCode ?? 0);
     const d = this.delivering;
     const vectoring = d !== null && d.icount === c.icount && d.eip === (c.eip >>> 0) && d.cs === c.seg[1].selector && req.reason !== EXIT_REASON.TRIPLE_FAULT;
     // An exit raised outside the exception hook (an EPT violation in event delivery) names the event itself.
-    v.set('IDT_VECTORING_INFO_FIELD', req.idtVectoringInfo ?? (vectoring ? d.info : 0));
-    v.set('IDT_VECTORING_ERROR_CODE', req.idtVectoringErrorCode ?? (vectoring ? d.error : 0));
+    v.setAt(F.IDT_VECTORING_INFO, req.idtVectoringInfo ?? (vectoring ? d.info : 0));
+    v.setAt(F.IDT_VECTORING_ERROR_CODE, req.idtVectoringErrorCode ?? (vectoring ? d.error : 0));
     this.delivering = null;
     // SDM 28.4, 28.6: guest MSRs are stored and host MSRs loaded before root mode runs; a failure is a VMX abort.
-    const abort = storeExitMsrs(c, v) ?? loadExitMsrs(c, v, this.hostMsrs);
+    const abort = (v.getAt(F.EXIT_MSR_STORE_COUNT) === 0 ? null : storeExitMsrs(c, v))
+      ?? (v.getAt(F.EXIT_MSR_LOAD_COUNT) === 0 ? null : loadExitMsrs(c, v, this.hostMsrs));
     if (abort !== null) {
       this.stopAction = { kind: 'stop', reason: 'error', message: abort.message };
       c.requestStop('error', abort.message);
@@ -242,17 +283,18 @@ export class Vcpu {
       vcpu: this.index,
       reason: req.reason,
       name: exitReason(req.reason)?.name ?? `reason ${req.reason}`,
-      rip: v.get('GUEST_RIP'),
+      rip: v.getAt(F.RIP),
       qualification,
-      summary: summarizeExitQualification(req.reason, qualification, { gla: req.guestLinearAddress, gpa: req.guestPhysicalAddress }),
-      instructionLength: v.get('VM_EXIT_INSTRUCTION_LEN'),
-      instructionInfo: v.get('VMX_INSTRUCTION_INFO'),
+      summary: summarizeExitQualification(req.reason, qualification,
+        req.guestLinearAddress === undefined && req.guestPhysicalAddress === undefined ? NO_ADDRESSES : { gla: req.guestLinearAddress, gpa: req.guestPhysicalAddress }),
+      instructionLength: v.getAt(F.EXIT_INSTRUCTION_LEN),
+      instructionInfo: v.getAt(F.INSTRUCTION_INFO),
       guestLinearAddress: req.guestLinearAddress,
       guestPhysicalAddress: req.guestPhysicalAddress,
-      interruptionInfo: v.get('VM_EXIT_INTR_INFO'),
-      interruptionErrorCode: v.get('VM_EXIT_INTR_ERROR_CODE'),
-      idtVectoringInfo: v.get('IDT_VECTORING_INFO_FIELD'),
-      idtVectoringErrorCode: v.get('IDT_VECTORING_ERROR_CODE'),
+      interruptionInfo: v.getAt(F.EXIT_INTR_INFO),
+      interruptionErrorCode: v.getAt(F.EXIT_INTR_ERROR_CODE),
+      idtVectoringInfo: v.getAt(F.IDT_VECTORING_INFO),
+      idtVectoringErrorCode: v.getAt(F.IDT_VECTORING_ERROR_CODE),
       why: req.why,
     };
     this.sequence++;
@@ -260,6 +302,12 @@ export class Vcpu {
     if (action.kind === 'stop') {
       this.stopAction = action;
       c.requestStop(action.reason === 'hlt' ? 'hlt' : action.reason === 'triple-fault' ? 'triple-fault' : 'shutdown', action.message);
+    }
+    if (action.kind === 'stop' && action.reason !== 'hlt') {
+      // The VM ends here and is never entered again: the CPU shows the guest state the handler left in the
+      // VMCS, but no event is injected (re-injecting one whose delivery faults would exit again, without end).
+      loadGuestState(c, this.vmcs, this.has(CTL.vpid) && this.vmcs.getAt(F.VPID) !== 0);
+      return action;
     }
     if (this.blocked && action.kind === 'resume') {
       // No entry now: the CPU stays halted at the instruction boundary until the run loop enters again.
@@ -282,9 +330,9 @@ export class Vcpu {
 
   private injectPending(): void {
     const v = this.vmcs;
-    const info = v.get('VM_ENTRY_INTR_INFO_FIELD');
+    const info = v.getAt(F.ENTRY_INTR_INFO);
     if ((info & 0x80000000) === 0) return;
-    v.set('VM_ENTRY_INTR_INFO_FIELD', info & 0x7fffffff);
+    v.setAt(F.ENTRY_INTR_INFO, info & 0x7fffffff);
     const vector = info & 0xff;
     const type = (info >>> 8) & 7;
     const error = (info & 0x800) !== 0 ? v.get('VM_ENTRY_EXCEPTION_ERROR_CODE') : -1;
@@ -321,25 +369,27 @@ export class Vcpu {
 
   /** Installs this vCPU's hooks on its CPU. */
   install(): void {
-    const simple = (reason: string, why: () => string | undefined) =>
-      (_c: Cpu, _i: Instr, len: number): boolean => this.instructionExit(EXIT_REASON[reason], why(), len);
+    const simple = (reason: string, why: () => string | undefined): ((c: Cpu, i: Instr, len: number) => boolean) => {
+      const code = EXIT_REASON[reason];
+      return (_c, _i, len) => this.instructionExit(code, why(), len);
+    };
     const hooks: CpuIntercept = {
       cpuid: simple('CPUID', () => 'CPUID always exits in VMX non-root operation'),
       invd: simple('INVD', () => 'INVD always exits in VMX non-root operation'),
-      hlt: simple('HLT', () => this.control('primary', 'HLT_EXITING') ? 'HLT exiting (primary control bit 7) is set' : undefined),
-      rdpmc: simple('RDPMC', () => this.control('primary', 'RDPMC_EXITING') ? 'RDPMC exiting (primary control bit 11) is set' : undefined),
-      wbinvd: simple('WBINVD', () => this.control('secondary', 'WBINVD_EXITING') ? 'WBINVD exiting (secondary control bit 6) is set' : undefined),
-      monitor: simple('MONITOR_INSTRUCTION', () => this.control('primary', 'MONITOR_EXITING') ? 'MONITOR exiting (primary control bit 29) is set' : undefined),
-      pause: simple('PAUSE_INSTRUCTION', () => this.control('primary', 'PAUSE_EXITING') ? 'PAUSE exiting (primary control bit 30) is set' : undefined),
+      hlt: simple('HLT', () => this.has(CTL.hlt) ? 'HLT exiting (primary control bit 7) is set' : undefined),
+      rdpmc: simple('RDPMC', () => this.has(CTL.rdpmc) ? 'RDPMC exiting (primary control bit 11) is set' : undefined),
+      wbinvd: simple('WBINVD', () => this.has(CTL.wbinvd) ? 'WBINVD exiting (secondary control bit 6) is set' : undefined),
+      monitor: simple('MONITOR_INSTRUCTION', () => this.has(CTL.monitor) ? 'MONITOR exiting (primary control bit 29) is set' : undefined),
+      pause: simple('PAUSE_INSTRUCTION', () => this.has(CTL.pause) ? 'PAUSE exiting (primary control bit 30) is set' : undefined),
       xsetbv: simple('XSETBV', () => 'XSETBV always exits in VMX non-root operation'),
       mwait: (_c, _i, len) => {
-        if (!this.control('primary', 'MWAIT_EXITING')) return false;
+        if (!this.has(CTL.mwait)) return false;
         // Qualification bit 0 would report an armed monitor; this CPU has no monitor hardware.
         return this.instructionExit(EXIT_REASON.MWAIT_INSTRUCTION, 'MWAIT exiting (primary control bit 10) is set', len);
       },
       rdtsc: (c, _i, len) => {
-        if (this.control('primary', 'RDTSC_EXITING')) return this.instructionExit(EXIT_REASON.RDTSC, 'RDTSC exiting (primary control bit 12) is set', len);
-        if (!this.control('primary', 'USE_TSC_OFFSETTING')) return false;
+        if (this.has(CTL.rdtsc)) return this.instructionExit(EXIT_REASON.RDTSC, 'RDTSC exiting (primary control bit 12) is set', len);
+        if (!this.has(CTL.tscOffset)) return false;
         if ((c.cr4 & 4) !== 0 && c.cpl !== 0 && (c.cr0 & 1) !== 0) return false; // CR4.TSD: the CPU raises #GP(0)
         const t = this.guestTsc();
         c.r[0] = Number(t & 0xffffffffn); c.r[2] = Number(t >> 32n);
@@ -347,8 +397,8 @@ export class Vcpu {
         return true;
       },
       rdtscp: (c, _i, len) => {
-        if (!this.control('secondary', 'RDTSCP')) return false; // "enable RDTSCP" clear: the CPU raises #UD
-        if (this.control('primary', 'RDTSC_EXITING')) return this.instructionExit(EXIT_REASON.RDTSCP, 'RDTSC exiting (primary control bit 12) is set and RDTSCP is enabled', len);
+        if (!this.has(CTL.rdtscp)) return false; // "enable RDTSCP" clear: the CPU raises #UD
+        if (this.has(CTL.rdtsc)) return this.instructionExit(EXIT_REASON.RDTSCP, 'RDTSC exiting (primary control bit 12) is set and RDTSCP is enabled', len);
         const t = this.guestTsc();
         c.r[0] = Number(t & 0xffffffffn); c.r[2] = Number(t >> 32n);
         c.r[1] = Number((c.msrs.read(0xc0000103) ?? 0n) & 0xffffffffn);
@@ -356,7 +406,7 @@ export class Vcpu {
         return true;
       },
       invlpg: (_c, _i, len, linear) => {
-        if (!this.control('primary', 'INVLPG_EXITING')) return false;
+        if (!this.has(CTL.invlpg)) return false;
         return this.instructionExit(EXIT_REASON.INVLPG, 'INVLPG exiting (primary control bit 9) is set', len, { qualification: linear });
       },
       vmx: (_c, instr, len, op) => {
@@ -380,14 +430,14 @@ export class Vcpu {
         return true;
       },
       movDr: (_c, _i, len, dr, reg, write) => {
-        if (!this.control('primary', 'MOV_DR_EXITING')) return false;
+        if (!this.has(CTL.movDr)) return false;
         return this.instructionExit(EXIT_REASON.DR_ACCESS, 'MOV-DR exiting (primary control bit 23) is set', len,
           { qualification: encodeDrAccess({ dr, direction: write ? 'mov-to-dr' : 'mov-from-dr', gpr: reg }) });
       },
       io: (c, instr, len, a) => {
         let why: string | undefined;
-        if (this.control('primary', 'USE_IO_BITMAPS')) why = this.ioBitmaps.check(a.port, a.size);
-        else if (this.control('primary', 'UNCOND_IO_EXITING')) why = 'unconditional I/O exiting (primary control bit 24) is set';
+        if (this.has(CTL.ioBitmaps)) why = this.ioBitmaps.check(a.port, a.size);
+        else if (this.has(CTL.uncondIo)) why = 'unconditional I/O exiting (primary control bit 24) is set';
         if (why === undefined) return false;
         const immediate = instr.operands.some((o) => o.kind === 'imm');
         const req: Omit<ExitRequest, 'reason' | 'why'> = {
@@ -405,41 +455,42 @@ export class Vcpu {
         return this.instructionExit(EXIT_REASON.IO_INSTRUCTION, why, len, req);
       },
       rdmsr: (_c, _i, len, msr) => {
-        const why = this.control('primary', 'USE_MSR_BITMAPS') ? this.msrBitmap.check(msr, false) : '"use MSR bitmaps" (primary control bit 28) is clear: every RDMSR exits';
+        const why = this.has(CTL.msrBitmaps) ? this.msrBitmap.check(msr, false) : '"use MSR bitmaps" (primary control bit 28) is clear: every RDMSR exits';
         return why !== undefined && this.instructionExit(EXIT_REASON.MSR_READ, why, len);
       },
       wrmsr: (_c, _i, len, msr) => {
-        const why = this.control('primary', 'USE_MSR_BITMAPS') ? this.msrBitmap.check(msr, true) : '"use MSR bitmaps" (primary control bit 28) is clear: every WRMSR exits';
+        const why = this.has(CTL.msrBitmaps) ? this.msrBitmap.check(msr, true) : '"use MSR bitmaps" (primary control bit 28) is clear: every WRMSR exits';
         return why !== undefined && this.instructionExit(EXIT_REASON.MSR_WRITE, why, len);
       },
       descTable: (_c, instr, len, op) => {
-        if (!this.control('secondary', 'DESC_EXITING')) return false;
+        if (!this.has(CTL.desc)) return false;
         const { info, qualification } = descriptorTableInfo(instr, op);
         const reason = op === 'lgdt' || op === 'lidt' || op === 'sgdt' || op === 'sidt' ? EXIT_REASON.GDTR_IDTR : EXIT_REASON.LDTR_TR;
         return this.instructionExit(reason, 'descriptor-table exiting (secondary control bit 2) is set', len, { instructionInfo: info, qualification });
       },
-      exception: (c, vector, errorCode, kind) => this.exception(c, vector, errorCode, kind),
+      exception: (c, vector, errorCode, kind, context) => this.exception(c, vector, errorCode, kind, context),
     };
-    this.cpu.intercept = hooks;
+    // Frozen: the engine then knows the hook set cannot change behind its back (it skips re-checking it on every run).
+    this.cpu.intercept = Object.freeze(hooks);
   }
 
   /** The TSC value the guest reads: the CPU's TSC plus TSC_OFFSET when TSC offsetting is on. */
   guestTsc(): bigint {
     const t = this.cpu.readTsc();
-    return this.control('primary', 'USE_TSC_OFFSETTING') ? BigInt.asUintN(64, t + BigInt.asIntN(64, this.vmcs.getBig('TSC_OFFSET'))) : t;
+    return this.has(CTL.tscOffset) ? BigInt.asUintN(64, t + BigInt.asIntN(64, this.vmcs.getBig('TSC_OFFSET'))) : t;
   }
 
   /** An instruction-caused exit, or false (native behaviour) when `why` is undefined. */
-  private instructionExit(reason: number, why: string | undefined, length: number, req: Omit<ExitRequest, 'reason' | 'why'> = {}): boolean {
+  private instructionExit(reason: number, why: string | undefined, length: number, req?: Omit<ExitRequest, 'reason' | 'why'>): boolean {
     if (why === undefined) return false;
-    const action = this.exit({ ...req, reason, why, instructionLength: length });
+    const action = this.exit(req === undefined ? { reason, why, instructionLength: length } : { ...req, reason, why, instructionLength: length });
     return action.kind !== 'emulate';
   }
 
   private movToCr(c: Cpu, instr: Instr, len: number, cr: number, reg: number, value: number): boolean {
     const v = this.vmcs;
     if (cr === 3) {
-      if (!this.control('primary', 'CR3_LOAD_EXITING')) return false;
+      if (!this.has(CTL.cr3Load)) return false;
       const count = Math.min(v.get('CR3_TARGET_COUNT'), 4);
       const targets: VmcsFieldName[] = ['CR3_TARGET_VALUE0', 'CR3_TARGET_VALUE1', 'CR3_TARGET_VALUE2', 'CR3_TARGET_VALUE3'];
       for (let i = 0; i < count; i++) if ((v.get(targets[i]) >>> 0) === (value >>> 0)) return false;
@@ -495,7 +546,7 @@ export class Vcpu {
   private movFromCr(c: Cpu, len: number, cr: number, reg: number): boolean {
     const v = this.vmcs;
     if (cr === 3) {
-      if (!this.control('primary', 'CR3_STORE_EXITING')) return false;
+      if (!this.has(CTL.cr3Store)) return false;
       return this.instructionExit(EXIT_REASON.CR_ACCESS, 'CR3-store exiting (primary control bit 16) is set', len,
         { qualification: encodeCrAccess({ cr: 3, accessType: 'mov-from-cr', lmswMemory: false, gpr: reg, lmswSource: 0 }) });
     }
@@ -509,7 +560,7 @@ export class Vcpu {
     return true;
   }
 
-  private exception(c: Cpu, vector: number, errorCode: number, kind: ExceptionKind): boolean {
+  private exception(c: Cpu, vector: number, errorCode: number, kind: ExceptionKind, context: ExceptionContext): boolean {
     const type = kind === 'software-exception' ? 6 : kind === 'software' ? 4 : 3;
     const info = encodeInterruptionInfo({ vector, type, errorCodeValid: errorCode >= 0 && type === 3 && HAS_ERROR_CODE.has(vector) });
     const record = (): void => {
@@ -541,11 +592,14 @@ export class Vcpu {
     const software = type === 6;
     // INT3 and INTO are one byte long and report RIP of the instruction; the CPU passed the return address.
     if (software) c.eip = (c.eip - 1) >>> 0;
-    const qualification = vector === 14 ? c.cr2 >>> 0 : vector === 1 ? (c.dr[6] & 0x600f) >>> 0 : 0;
+    // SDM 27.1: the exiting #PF leaves CR2 and the #DB leaves DR6; the qualification carries what they would have received.
+    const qualification = vector === 14 ? (context.faultAddress >= 0 ? context.faultAddress : c.cr2) >>> 0
+      : vector === 1 ? (context.dr6 & 0x600f) >>> 0 : 0;
     const hasCode = (info & 0x800) !== 0;
+    const interruptedLength = this.noteInterrupted(c, context);
     const action = this.exit({
       reason: EXIT_REASON.EXCEPTION_NMI, why, qualification,
-      instructionLength: software ? 1 : 0,
+      instructionLength: software ? 1 : interruptedLength,
       interruptionInfo: info, interruptionErrorCode: hasCode ? errorCode >>> 0 : 0,
     });
     if (action.kind !== 'emulate') return true;
@@ -555,10 +609,51 @@ export class Vcpu {
     return false;
   }
 
+  /**
+   * Before an exception exit: what IDT-vectoring information will report
+   * (SDM 27.2.4). A #DF the processor formed from two exceptions is not an
+   * exit during event delivery; a nested exception names the event whose
+   * delivery raised it, keeping the type its record has (an injected event's
+   * own). Returns the instruction length an interrupted INT n / INT3 / INTO
+   * reports (SDM 27.2.5), else 0.
+   */
+  private noteInterrupted(c: Cpu, context: ExceptionContext): number {
+    if (context.formed) { this.delivering = null; return 0; }
+    const during = context.during;
+    if (during === null) return 0;
+    const d = this.delivering;
+    let eip = c.eip >>> 0;
+    let length = 0;
+    if (d !== null && (d.info & 0xff) === during.vector && d.cs === c.seg[1].selector) {
+      // A software event was recorded with its return address; the fault put EIP back on the instruction.
+      const type = (d.info >>> 8) & 7;
+      const back = (d.eip - eip) >>> 0;
+      if (type === 4 || type === 5 || type === 6) {
+        if (back > 0 && back <= 15) length = back;
+        else if (back === 0) {
+          // Injected: its delivery ran inside the VM entry, past the instruction; the exit reports the instruction.
+          length = this.vmcs.get('VM_ENTRY_INSTRUCTION_LEN') >>> 0;
+          eip = c.eip = (eip - length) >>> 0;
+        }
+      }
+      this.delivering = { ...d, icount: c.icount, eip };
+    } else {
+      this.delivering = { info: vectoringInfo(during), error: during.errorCode >= 0 ? during.errorCode : 0, icount: c.icount, eip, cs: c.seg[1].selector };
+    }
+    return length;
+  }
+
   /** A triple fault seen by the run loop becomes exit reason 2. */
   tripleFault(message: string): ExitAction {
     return this.exit({ reason: EXIT_REASON.TRIPLE_FAULT, why: message });
   }
+}
+
+/** An event the CPU reported as interrupted, in the interruption-information format of IDT-vectoring information. */
+function vectoringInfo(e: DeliveringEvent): number {
+  const types: Readonly<Record<DeliveringEvent['kind'], number>> = { external: 0, nmi: 2, fault: 3, trap: 3, abort: 3, software: 4, 'software-exception': 6 };
+  const type = types[e.kind];
+  return encodeInterruptionInfo({ vector: e.vector, type, errorCodeValid: type === 3 && e.errorCode >= 0 && HAS_ERROR_CODE.has(e.vector) });
 }
 
 /** Offset of a memory operand, computed as the CPU does (for the guest-linear address of LMSW m16). */

@@ -154,10 +154,36 @@ const ACTIVITY_WAIT_FOR_SIPI = 3;
 const YIELD_STOP = 'yield: end of time slice';
 export type { PendingSignal } from './smp';
 
+/**
+ * The VM's events, counting subscriptions: the exit and entry paths skip
+ * building and copying event records when nobody listens.
+ */
+class VmEmitter extends Emitter<VmEvents> {
+  private readonly counts = new Map<keyof VmEvents, number>();
+
+  override on<K extends keyof VmEvents>(name: K, fn: (e: VmEvents[K]) => void): () => void {
+    const off = super.on(name, fn);
+    this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
+    let subscribed = true;
+    return () => {
+      // Counted down once; a count left too high only costs an emit to nobody.
+      if (subscribed) {
+        subscribed = false;
+        this.counts.set(name, (this.counts.get(name) ?? 1) - 1);
+      }
+      off();
+    };
+  }
+
+  has(name: keyof VmEvents): boolean {
+    return (this.counts.get(name) ?? 0) > 0;
+  }
+}
+
 export class Vm {
   readonly machine: Machine;
   readonly vcpus: Vcpu[];
-  readonly events = new Emitter<VmEvents>();
+  readonly events = new VmEmitter();
   readonly stats: ExitStats;
   readonly cpuid: CpuidTable;
   readonly bus: IoBus;
@@ -223,7 +249,9 @@ export class Vm {
     this.runState = [];
     for (let i = 0; i < count; i++) {
       const vcpu = new Vcpu(i, this.processors[i].cpu, (v, e) => this.onExit(v, e), () => ++this.exitSequence);
-      vcpu.entered = (v, injected) => this.events.emit('entry', { vcpu: v.index, rip: v.vmcs.get('GUEST_RIP'), injected });
+      vcpu.entered = (v, injected) => {
+        if (this.events.has('entry')) this.events.emit('entry', { vcpu: v.index, rip: v.vmcs.get('GUEST_RIP'), injected });
+      };
       this.vcpus.push(vcpu);
       if (i > 0) {
         // Application processors start from the boot processor's loaded state, parked in
@@ -248,7 +276,6 @@ export class Vm {
     this.scheduler = new Scheduler({ vcpus: count, pcpus, slice: this.sliceInstructions, initial: this.runState });
     this.smp = new SmpSignals(count);
     this.context.smp = this.smp.control(this.smpHost());
-    this.events.on('exit', (e) => this.trace.add(e));
     const platform = options.platform ?? (options.bus === undefined ? {} : false);
     this.platform = platform === false ? null : new PcPlatform(platform);
     this.interrupts = new VmInterrupts(this.platform, options.eventQuantum);
@@ -655,7 +682,9 @@ export class Vm {
     // REP string I/O: the cost model charges per element; the count register follows the address size (instruction information bits 9:7).
     if (exit.reason === EXIT_REASON.IO_INSTRUCTION && (exit.qualification & 0x30) === 0x30) detail.repCount = ((exit.instructionInfo >>> 7) & 7) === 0 ? c.r[1] & 0xffff : c.r[1] >>> 0;
     this.stats.record(exit, detail);
-    this.events.emit('exit', exit);
+    // The trace hash sees every exit first, as the VM's own listener did before any other could subscribe.
+    this.trace.add(exit);
+    if (this.events.has('exit')) this.events.emit('exit', exit);
     // A failed VM entry (exit 33) ends the VM; no handler can resume a guest that was never entered.
     if ((exit.reason === EXIT_REASON.INVALID_STATE || exit.reason === EXIT_REASON.MSR_LOAD_FAIL) && vcpu.entryFailure !== null) return { kind: 'stop', reason: 'error', message: vcpu.entryFailure.message };
     const handler = this.handlers[exit.reason];

@@ -234,9 +234,10 @@ export function movDr(x: Ctx): Compiled {
     c.requireCpl0();
     if ((dr === 4 || dr === 5) && (c.cr4 & 8) !== 0) ud();
     if ((c.dr[7] & 0x2000) !== 0) {
-      // DR7.GD: general detect, a #DB fault before any debug-register access.
-      c.dr[7] = (c.dr[7] & ~0x2000) >>> 0;
-      c.dr[6] = ((c.dr[6] & ~0xf) | 0x2000) >>> 0;
+      // DR7.GD: general detect, a #DB fault before any debug-register access. Delivery clears
+      // GD and sets DR6.BD; a #DB that causes a VM exit changes neither (SDM 27.1).
+      c.pendingDr7 = (c.dr[7] & ~0x2000) >>> 0;
+      c.pendingDr6 = ((c.dr[6] & ~0xf) | 0x2000) >>> 0;
       fault(EXC.DB);
     }
     const h = c.intercept.movDr;

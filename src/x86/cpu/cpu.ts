@@ -7,7 +7,7 @@ import { PhysicalMemory } from '../mmu/memory';
 import { ACC_USER, ACC_WRITE, Mmu, TLB_NX, TLB_SW, TLB_UR, TLB_UW, TLB_V } from '../mmu/paging';
 import type { IoBus } from '../devices/iobus';
 import type { MsrSpace } from '../devices/msr';
-import { EXC, fault } from './fault';
+import { EXC, fault, type DeliveringEvent } from './fault';
 import { AC, ARITH, IF, IOPL, LazyFlags, LF_NONE, VM } from './flags';
 import type { CpuIntercept } from './intercept';
 import { ATTR_P, ATTR_S, ATTR_UNUSABLE, SegReg, descAttr, descBase, descLimit } from './segment';
@@ -82,12 +82,23 @@ export class Cpu extends LazyFlags {
   onDebugChange: (() => void) | null = null;
   /** Exceptions being delivered (for double/triple fault rules). */
   deliveryDepth: number[] = [];
+  /**
+   * Linear address of a #PF the MMU detected and not yet delivered, -1 for
+   * none. CR2 takes it only when delivery starts: a #PF that causes a VM
+   * exit leaves CR2 alone (SDM 27.1).
+   */
+  pendingFaultAddress = -1;
+  /** DR6 and DR7 as a #DB raised by an instruction leaves them once delivered (-1: the raiser wrote DR6 itself). */
+  pendingDr6 = -1;
+  pendingDr7 = -1;
+  /** The software interrupt whose delivery raised the fault now travelling to the run loop (IDT-vectoring information). */
+  faultDuring: DeliveringEvent | null = null;
 
   constructor(readonly mem: PhysicalMemory, readonly io: IoBus, readonly msrs: MsrSpace) {
     super();
     this.mmu = new Mmu(mem);
     this.tlb = this.mmu.tlb;
-    this.mmu.onPageFault = (lin) => { this.cr2 = lin; };
+    this.mmu.onPageFault = (lin) => { this.pendingFaultAddress = lin; };
     this.mmu.onWatch = (lin, access) => this.dataBreakpoint(lin, access);
   }
 
@@ -182,6 +193,11 @@ export class Cpu extends LazyFlags {
    */
   reloadState(flushTlb = true): void {
     this.lop = LF_NONE;
+    // Nothing detected before a wholesale load (a VM entry or exit) may reach a later delivery: an injected #PF keeps the CR2 its VMM set.
+    this.pendingFaultAddress = -1;
+    this.pendingDr6 = -1;
+    this.pendingDr7 = -1;
+    this.faultDuring = null;
     const cpl = (this.cr0 & 1) === 0 ? 0 : (this.flags & VM) !== 0 ? 3 : this.seg[SS].dpl;
     this.setCpl(cpl);
     if (flushTlb) this.mmu.flush(true);

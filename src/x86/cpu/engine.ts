@@ -15,6 +15,7 @@ import { deliver, raiseException } from './interrupts';
 import type { Fn } from './operands';
 import { translate, type JitFn } from './jit';
 import { hookKeyOf, hookSignature } from './hookable';
+import type { CpuIntercept } from './intercept';
 
 /** Executions of a block before it is translated to JavaScript. */
 const JIT_THRESHOLD = 16;
@@ -98,6 +99,8 @@ export class Engine {
 
   /** The instruction hooks installed when the cached blocks were built. */
   private hookSig = 0;
+  /** The frozen hook object `hookSig` was computed from, if it was frozen. */
+  private frozenHooks: CpuIntercept | null = null;
 
   private hooked(ins: Instr): boolean {
     if (this.hookSig === 0) return false;
@@ -233,11 +236,16 @@ export class Engine {
     let first = true;
     let skipBp = false;
     c.stopRequest = null;
-    // Blocks are cut at hooked instructions: rebuild them when the hooks change.
-    const sig = hookSignature(c.intercept);
-    if (sig !== this.hookSig) {
-      this.flush();
-      this.hookSig = sig;
+    // Blocks are cut at hooked instructions: rebuild them when the hooks change. A frozen hook
+    // object cannot change in place, so once seen it needs no second look (the VMM's run loop calls run often).
+    const intercept = c.intercept;
+    if (intercept !== this.frozenHooks) {
+      const sig = hookSignature(intercept);
+      if (sig !== this.hookSig) {
+        this.flush();
+        this.hookSig = sig;
+      }
+      this.frozenHooks = Object.isFrozen(intercept) ? intercept : null;
     }
     const stop = (reason: StopReason, message: string): StopInfo =>
       ({ reason, message, instructions: done, eip: c.eip >>> 0, cs: c.seg[CS].selector });
@@ -287,7 +295,8 @@ export class Engine {
         skipBp = false;
         if (b.drMask !== 0 && (c.flags & RF) === 0) {
           // Instruction breakpoint in DR0-DR3: a fault before the instruction.
-          c.dr[6] = ((c.dr[6] & ~0xf) | b.drMask) >>> 0;
+          // DR6 takes the hit bits only when the #DB is delivered: one that causes a VM exit leaves DR6 alone (SDM 27.1).
+          c.pendingDr6 = ((c.dr[6] & ~0xf) | b.drMask) >>> 0;
           raiseException(c, EXC.DB, -1, 'fault');
           if (step && pendingStop(c) === null) return stop('limit', '#DB delivered');
           continue;
@@ -380,7 +389,7 @@ export class Engine {
         c.ssShadow = false;
         if ((tf || c.dbPending !== 0) && pendingStop(c) === null && !ssShadow) {
           // Single-step and data breakpoints: one #DB trap after the instruction.
-          c.dr[6] = ((c.dr[6] & ~0xf) | c.dbPending | (tf ? 0x4000 : 0)) >>> 0;
+          c.pendingDr6 = ((c.dr[6] & ~0xf) | c.dbPending | (tf ? 0x4000 : 0)) >>> 0;
           c.dbPending = 0;
           raiseException(c, EXC.DB, -1, 'trap');
         }
@@ -431,6 +440,8 @@ export class Engine {
       deliver(c, vector, -1, false, true);
     } catch (e) {
       if (!(e instanceof CpuFault)) { noteDelivery(e, vector, -1, nmi ? 'nmi' : 'external'); throw e; }
+      // A fault while delivering the interrupt: a VM exit it causes reports the interrupt as IDT-vectoring information.
+      c.faultDuring = { vector, errorCode: -1, kind: nmi ? 'nmi' : 'external' };
       raiseException(c, e.vector, e.code, 'fault');
     }
   }

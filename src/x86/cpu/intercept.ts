@@ -10,6 +10,7 @@
 
 import type { Instr } from '../decode/instr';
 import type { Cpu } from './cpu';
+import type { DeliveringEvent } from './fault';
 
 export type InstrHook = (cpu: Cpu, instr: Instr, length: number) => boolean;
 
@@ -30,6 +31,27 @@ export type VmxOp = 'vmcall' | 'vmlaunch' | 'vmresume' | 'vmxoff' | 'vmxon' | 'v
  * types 4 and 6); 'trap' covers single-step/data-breakpoint #DB and INT1.
  */
 export type ExceptionKind = 'fault' | 'trap' | 'abort' | 'software' | 'software-exception';
+
+/** What the `exception` hook learns besides vector, error code and kind. */
+export interface ExceptionContext {
+  /**
+   * #PF: the faulting linear address, which CR2 receives only if the hook
+   * lets the #PF be delivered; -1 for a #PF no translation raised (one
+   * injected by a VMM, which sets CR2 itself). -1 for other vectors.
+   */
+  faultAddress: number;
+  /** #DB: DR6 as delivery leaves it (written only if the hook lets it be delivered); -1 for other vectors. */
+  dr6: number;
+  /**
+   * The event whose delivery raised this exception (a nested exception),
+   * else null. The hook sees the nested exception before the CPU combines
+   * the two into #DF (SDM 27.1: a nested exception that causes a VM exit
+   * is not combined).
+   */
+  during: DeliveringEvent | null;
+  /** A #DF the CPU formed from two exceptions (SDM 27.2.4: an exit it causes is not "during event delivery"). */
+  formed: boolean;
+}
 
 export interface CpuIntercept {
   cpuid?: InstrHook;
@@ -62,7 +84,7 @@ export interface CpuIntercept {
   sti?: InstrHook;
   iret?: InstrHook;
   /** Before delivery of an exception (also int3/into/int n as 'software'). */
-  exception?: (cpu: Cpu, vector: number, errorCode: number, kind: ExceptionKind) => boolean;
+  exception?: (cpu: Cpu, vector: number, errorCode: number, kind: ExceptionKind, context: ExceptionContext) => boolean;
   /** Before delivery of an external interrupt; vector -1 is NMI. */
   interrupt?: (cpu: Cpu, vector: number) => boolean;
 }

@@ -2,7 +2,7 @@
 // IDT (interrupt and trap gates), with the inter-privilege stack switch
 // through the TSS and the double/triple fault rules.
 
-import { CpuFault, EXC, EXC_NAMES, VmExitSignal, fault, noteDelivery } from './fault';
+import { CpuFault, EXC, EXC_NAMES, VmExitSignal, fault, noteDelivery, type DeliveringEvent } from './fault';
 import { AC, IF, NT, RF, TF, VM } from './flags';
 import { CS, DS, ES, FS, GS, SS, type Cpu } from './cpu';
 import { ATTR_UNUSABLE, SegReg, descAttr, descLimit } from './segment';
@@ -185,36 +185,72 @@ export function deliver(c: Cpu, vector: number, code: number, soft: boolean, ext
 const isContributory = (v: number): boolean => v === 0 || (v >= 10 && v <= 13);
 
 /**
+ * Offers an exception to the `exception` hook; if the hook does not take
+ * it, delivery starts and the exception updates CR2 (#PF) or DR6/DR7 (#DB),
+ * which one that causes a VM exit leaves as they were (SDM 27.1).
+ */
+function offer(c: Cpu, vector: number, code: number, kind: ExceptionKind, during: DeliveringEvent | null, formed: boolean): boolean {
+  const faultAddress = vector === EXC.PF ? c.pendingFaultAddress : -1;
+  const pendingDr6 = vector === EXC.DB ? c.pendingDr6 : -1;
+  const pendingDr7 = vector === EXC.DB ? c.pendingDr7 : -1;
+  if (vector === EXC.PF) c.pendingFaultAddress = -1;
+  if (vector === EXC.DB) { c.pendingDr6 = -1; c.pendingDr7 = -1; }
+  const hook = c.intercept.exception;
+  if (hook !== undefined) {
+    const dr6 = vector !== EXC.DB ? -1 : pendingDr6 >= 0 ? pendingDr6 : c.dr[6] >>> 0;
+    if (hook(c, vector, code, kind, { faultAddress, dr6, during, formed })) return true;
+  }
+  if (faultAddress >= 0) c.cr2 = faultAddress;
+  if (pendingDr6 >= 0) c.dr[6] = pendingDr6;
+  if (pendingDr7 >= 0) c.dr[7] = pendingDr7;
+  return false;
+}
+
+/**
  * Delivers an exception with the double-fault rules: a contributory fault
  * while delivering a contributory one (or any contributory/#PF while
  * delivering #PF) becomes #DF; a fault while delivering #DF shuts the
  * machine down (triple fault). `c.eip` must already be the saved EIP.
+ * Each nested exception is offered to the `exception` hook before the
+ * rules combine it with the first (SDM 27.1, 25.2: an exception in event
+ * delivery that the exception bitmap makes exit is not turned into #DF,
+ * and a #DF delivery fault is a triple fault only if it does not exit).
  */
 export function raiseException(c: Cpu, vector: number, code: number, kind: ExceptionKind): void {
   const chain: string[] = [];
   let vec = vector, err = code, k = kind;
+  // A fault of INT n / INT3 / INTO delivery comes back through the run loop, which restarts here.
+  let during = c.faultDuring;
+  c.faultDuring = null;
+  let formed = false;
+  let offered = false;
   for (;;) {
     chain.push(describe(vec, err));
-    const hook = c.intercept.exception;
-    if (hook !== undefined && hook(c, vec, err, k)) return;
+    if (!offered && offer(c, vec, err, k, during, formed)) return;
+    let nested: CpuFault;
     try {
-      // CR2 of a #PF was set by the MMU when the fault was detected.
       deliver(c, vec, err, k === 'software' || k === 'software-exception', k !== 'software' && k !== 'software-exception', k === 'fault');
       return;
     } catch (e) {
       if (!(e instanceof CpuFault)) { noteDelivery(e, vec, err, k); throw e; }
-      const second = e.vector;
-      if (vec === EXC.DF) {
-        chain.push(e.describe());
-        c.stopRequest = { reason: 'triple-fault', message: `triple fault: ${chain.join(' -> ')}` };
-        return;
-      }
-      if ((isContributory(vec) && isContributory(second)) || (vec === EXC.PF && (isContributory(second) || second === EXC.PF))) {
-        chain.push(e.describe());
-        vec = EXC.DF; err = 0; k = 'abort';
-      } else {
-        vec = second; err = e.code; k = 'fault';
-      }
+      nested = e;
+    }
+    const first: DeliveringEvent = { vector: vec, errorCode: err, kind: k };
+    if (offer(c, nested.vector, nested.code, 'fault', first, false)) return;
+    const second = nested.vector;
+    if (vec === EXC.DF) {
+      chain.push(nested.describe());
+      c.stopRequest = { reason: 'triple-fault', message: `triple fault: ${chain.join(' -> ')}` };
+      return;
+    }
+    if ((isContributory(vec) && isContributory(second)) || (vec === EXC.PF && (isContributory(second) || second === EXC.PF))) {
+      chain.push(nested.describe());
+      vec = EXC.DF; err = 0; k = 'abort';
+      during = null; formed = true; offered = false;
+    } else {
+      // Handled serially: the nested exception is delivered next (the hook has seen it already).
+      vec = second; err = nested.code; k = 'fault';
+      during = first; formed = false; offered = true;
     }
   }
 }
@@ -227,12 +263,15 @@ function describe(v: number, code: number): string {
 /** Delivers a software interrupt (int n / int3 / into); c.eip is the return address. */
 export function softwareInterrupt(c: Cpu, vector: number, kind: ExceptionKind = 'software'): void {
   if (kind === 'software' && (c.flags & VM) !== 0 && c.iopl < 3) fault(EXC.GP, 0); // INT n only; INT3/INTO are not IOPL-sensitive
+  c.faultDuring = null;
   const hook = c.intercept.exception;
-  if (hook !== undefined && hook(c, vector, -1, kind)) return;
+  if (hook !== undefined && hook(c, vector, -1, kind, { faultAddress: -1, dr6: -1, during: null, formed: false })) return;
   try {
     deliver(c, vector, -1, true, false);
   } catch (e) {
     noteDelivery(e, vector, -1, kind);
+    // The fault goes to the run loop, which puts EIP back on the instruction and raises it.
+    if (e instanceof CpuFault) c.faultDuring = { vector, errorCode: -1, kind };
     throw e;
   }
 }

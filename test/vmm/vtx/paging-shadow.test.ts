@@ -47,20 +47,20 @@ function counts(exits: VmExit[]): Record<string, number> {
  * A paged guest: directory 0x10000, PDE 0 -> table 0x11000 identity-mapping
  * 0-4 MiB (supervisor, writable), an IDT at 0x3000 whose #PF gate stores CR2
  * at 0x4004 and the error code at 0x4008 and shuts down with code 0x10E.
- * `before` runs with paging off, `body` with paging on.
+ * `before` runs with paging off, `body` with paging on. `idt` moves the IDT.
  */
-function paged(body: string, before = ''): Uint8Array {
+function paged(body: string, before = '', idt = 0x3000): Uint8Array {
   return build(`
-  mov edi, 0x3000
+  mov edi, ${idt}
   xor eax, eax
   mov ecx, 64
   rep stosd
   mov eax, pf
-  mov [0x3000 + 14*8], ax
-  mov word [0x3000 + 14*8 + 2], 0x08
-  mov word [0x3000 + 14*8 + 4], 0x8E00
+  mov [${idt} + 14*8], ax
+  mov word [${idt} + 14*8 + 2], 0x08
+  mov word [${idt} + 14*8 + 4], 0x8E00
   shr eax, 16
-  mov [0x3000 + 14*8 + 6], ax
+  mov [${idt} + 14*8 + 6], ax
   lidt [idtr]
   mov edi, 0x10000
   xor eax, eax
@@ -93,7 +93,7 @@ pf:
   mov ebx, 0x10e
   vmcall
 idtr: dw 32*8-1
-  dd 0x3000
+  dd ${idt}
 `);
 }
 
@@ -155,6 +155,73 @@ test('a #PF the guest tables cause is reflected with the guest error code and CR
   const e1 = run(paged('  mov dword [0x500010], 1\n'), 'ept');
   assert.deepEqual([e1.vm.machine.memory.read32(0x4004), e1.vm.machine.memory.read32(0x4008)], [0x500010, 2]);
   assert.equal(e1.exits.filter((e) => e.name === 'EXCEPTION_NMI').length, 0);
+});
+
+test('a #PF in the delivery of a reflected #PF exits with IDT-vectoring information; the shadow fills it and re-injects the #PF', () => {
+  // The IDT is moved so that the #PF gate straddles pages 0x2000 and 0x3000: the VMM's prefault of the
+  // delivery covers the gate's first page only, so reading the gate's high dword misses the shadow.
+  const idt = 0x3000 - 14 * 8 - 4;
+  const r = run(paged('  mov dword [0x500010], 1\n', '', idt), 'shadow');
+  assert.equal(r.stop.code, 0x10e, r.stop.message);
+  const m = r.vm.machine.memory;
+  assert.deepEqual([m.read32(0x4004), m.read32(0x4008)], [0x500010, 2], 'the guest sees the original #PF: CR2 and error code');
+  const i = r.exits.findIndex((e) => e.name === 'EXCEPTION_NMI' && e.qualification === 0x500010);
+  const nested = r.exits[i + 1];
+  assert.equal(nested.name, 'EXCEPTION_NMI');
+  assert.equal(nested.qualification, 0x3000, 'the gate high dword');
+  assert.equal(nested.interruptionInfo, 0x80000b0e);
+  assert.equal(nested.interruptionErrorCode, 0, 'supervisor read, not present in the shadow');
+  assert.equal(nested.idtVectoringInfo, 0x80000b0e, 'during delivery of the injected #PF');
+  assert.equal(nested.idtVectoringErrorCode, 2);
+  // The reflected #PF is injected twice (once re-injected after the nested exit), and no #DF or triple fault happens.
+  assert.deepEqual(r.injected.filter((x) => (x & 0xff) === 14), [0x80000b0e, 0x80000b0e]);
+  assert.equal(r.injected.some((x) => (x & 0xff) === 8), false);
+  assert.equal(r.vm.memory.counters.shadowReflected, 1);
+});
+
+test('a #PF the guest tables raise in the delivery of a reflected #PF is a #DF, as under EPT', () => {
+  // The #PF gate straddles into page 0x3000, which the guest's tables do not map; gate 8 lies in page 0x2000.
+  const idt = 0x3000 - 14 * 8 - 4;
+  const before = `  mov eax, df
+  mov [${idt} + 8*8], ax
+  mov word [${idt} + 8*8 + 2], 0x08
+  mov word [${idt} + 8*8 + 4], 0x8E00
+  shr eax, 16
+  mov [${idt} + 8*8 + 6], ax
+  mov dword [0x11000 + 3*4], 0
+`;
+  const body = '  mov dword [0x500010], 1\n  jmp done8\ndf:\n  mov eax, cr2\n  mov [0x4010], eax\n  mov eax, [esp]\n  mov [0x4014], eax\n  mov eax, 3\n  mov ebx, 0x108\n  vmcall\ndone8:\n';
+  const image = paged(body, before, idt);
+  for (const mode of ['shadow', 'ept'] as const) {
+    const r = run(image, mode);
+    assert.equal(r.stop.code, 0x108, `${mode}: ${r.stop.message}`);
+    const m = r.vm.machine.memory;
+    assert.deepEqual([m.read32(0x4010), m.read32(0x4014)], [0x3000, 0], `${mode}: CR2 of the second #PF, #DF error code 0`);
+    if (mode === 'shadow') assert.deepEqual(r.injected.filter((x) => (x & 0xff) === 14 || (x & 0xff) === 8), [0x80000b0e, 0x80000b08]);
+  }
+});
+
+test('an external interrupt whose delivery misses the shadow is delivered once, after the fill', () => {
+  // Gate 0x40 (IDT page 0x3000, not shadowed once paging is on) counts its calls at 0x4010.
+  const before = `  mov eax, h40
+  mov [0x3000 + 0x40*8], ax
+  mov word [0x3000 + 0x40*8 + 2], 0x08
+  mov word [0x3000 + 0x40*8 + 4], 0x8E00
+  shr eax, 16
+  mov [0x3000 + 0x40*8 + 6], ax
+  mov word [idtr], 0x41*8-1
+  lidt [idtr]
+`;
+  const body = '  sti\n  nop\n  nop\n  nop\n  jmp done40\nh40:\n  inc dword [0x4010]\n  iret\ndone40:\n  mov eax, [0x4010]\n';
+  const vm = createVm({ image: paged(body, before), paging: 'shadow', memorySize: 16 * MiB });
+  const exits: VmExit[] = [];
+  vm.events.on('exit', (e) => exits.push(e));
+  vm.interrupts.vcpus[0].queueInterrupt(0x40);
+  const stop = vm.run(1_000_000);
+  assert.equal(stop.reason, 'shutdown', stop.message);
+  const during = exits.filter((e) => e.name === 'EXCEPTION_NMI' && e.idtVectoringInfo === 0x80000040);
+  assert.ok(during.length >= 1, 'a #PF exit interrupted the delivery of the interrupt');
+  assert.equal(vm.machine.memory.read32(0x4010), 1, 'handled exactly once');
 });
 
 test('the shadow is the guest TLB: a PTE change is not seen until INVLPG, and translate() calls the entry stale meanwhile', () => {

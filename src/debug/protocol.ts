@@ -1,0 +1,67 @@
+// Custom DAP events the session sends for the Hyperstep view and the status
+// bar. The session (session.ts) emits them with `sendEvent(new Event(name, body))`;
+// the extension receives them through
+// `vscode.debug.onDidReceiveDebugSessionCustomEvent`. Only types and names
+// live here, so both sides can import this file without pulling in vscode.
+
+import type { VmExit } from '../vmm/vtx/exit-info';
+import type { ExitStatsReport } from '../vmm/vtx/stats';
+
+export const EXIT_EVENT = 'hyperstep/exit';
+export const STATS_EVENT = 'hyperstep/stats';
+export const STATE_EVENT = 'hyperstep/state';
+
+/** Where a guest address comes from in the program's sources (1-based line and column). */
+export interface SourceLocation {
+  path: string;
+  line: number;
+  column?: number;
+}
+
+/**
+ * `hyperstep/exit`: one VM exit, the engine's `VmExit` record as is, plus the
+ * source line of `rip` when the source map knows it. Sent as the exit happens
+ * (the session may batch: `exits` carries several in sequence order).
+ */
+export interface ExitEventBody extends VmExit {
+  source?: SourceLocation;
+  /** CS.base + rip, when it differs from rip (real mode with CS != 0, segmented code): what the view disassembles. */
+  linearRip?: number;
+}
+
+/** `hyperstep/exit` may also carry a batch, oldest first. */
+export interface ExitBatchEventBody {
+  exits: ExitEventBody[];
+}
+
+/** `hyperstep/stats`: `vm.stats.report()` at a stop (or end of run). */
+export type StatsEventBody = ExitStatsReport;
+
+/** Operating mode of a vCPU as the status bar shows it. */
+export type GuestModeName = 'real' | 'protected' | 'paged' | 'vm86' | 'long' | 'wait-for-SIPI' | 'halted';
+
+/** `hyperstep/state`: sent on every stop, for the vCPU the stop is about. */
+export interface StateEventBody {
+  vcpu: number;
+  /** Short mode name, e.g. "real", "protected", "paged". */
+  mode: GuestModeName | string;
+  /** Current privilege level 0..3. */
+  cpl: number;
+  /** VMX non-root (guest) or root (the VMM). */
+  nonRoot: boolean;
+  /** Exits of the whole VM so far. */
+  exitCount: number;
+  /** Instructions executed so far, all vCPUs. */
+  instructions?: number;
+  /** CS:EIP text or the linear RIP of the vCPU. */
+  rip?: number;
+}
+
+export type HyperstepEventName = typeof EXIT_EVENT | typeof STATS_EVENT | typeof STATE_EVENT;
+
+/** Every `hyperstep/*` event's body, keyed by event name. */
+export interface HyperstepEventBodies {
+  [EXIT_EVENT]: ExitEventBody | ExitBatchEventBody;
+  [STATS_EVENT]: StatsEventBody;
+  [STATE_EVENT]: StateEventBody;
+}

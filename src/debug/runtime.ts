@@ -1,0 +1,465 @@
+// The debugger's hold on a running VM: breakpoints on every vCPU's engine,
+// VM-exit filters, stepping by instruction or by source line, pause. It runs
+// the VM in slices with a yield to the host between them, so a debug adapter
+// on the same thread keeps answering requests and a pause stops a runaway
+// guest promptly. No DAP types here: session.ts translates.
+
+import type { Vm, VmExit, VmStop } from '../vmm/vtx/index';
+import { decode } from '../x86/decode/index';
+import type { SourceMap } from '../x86/asm/index';
+import { compileExpr, type CompiledExpr, type ExprContext, interpolate } from './expr';
+import { exprContext, linearIp, stackPointer } from './runtimeState';
+import { captureExitRegisters, matchesExitFilter, type ExitFilter } from './runtimeExits';
+
+/** Instructions per slice of a continue: small enough that a pause is answered quickly. */
+export const SLICE_INSTRUCTIONS = 100_000;
+/**
+ * VM exits per slice. An exit costs far more than an instruction (a guest
+ * that exits on every other instruction runs about 60 times slower), so the
+ * slice shrinks with the exits the previous one took. Counting, not timing:
+ * the same guest is sliced the same way on every machine.
+ */
+const SLICE_EXITS = 4_000;
+const MIN_SLICE = 1_000;
+/** Single steps between two yields to the host while stepping by line. */
+const STEPS_PER_YIELD = 5_000;
+/** vm.run(1) calls allowed to make one vCPU advance when several share the VM. */
+const STEP_TRIES = 100_000;
+
+export interface GuestImage {
+  path: string;
+  bytes: Uint8Array;
+  fromSource: boolean;
+  sourceMap?: SourceMap;
+  symbols?: Map<string, number>;
+  /** Where the image was loaded (guest-physical = linear at start). */
+  loadAddress: number;
+  bits: 16 | 32;
+}
+
+export type BreakpointKind = 'source' | 'function' | 'instruction';
+
+export interface BreakpointSpec {
+  id: number;
+  kind: BreakpointKind;
+  address: number;
+  condition?: CompiledExpr;
+  /** e.g. "3", ">= 3", "% 2"; checked against the hit count. */
+  hitCondition?: string;
+  logMessage?: string;
+  hits: number;
+}
+
+export type StopReason = 'entry' | 'step' | 'breakpoint' | 'function breakpoint' | 'instruction breakpoint' | 'exception' | 'pause';
+
+export interface RuntimeStop {
+  reason: StopReason;
+  vcpu: number;
+  description: string;
+  /** The VM exit a filter stopped at. */
+  exit?: VmExit;
+  /** Id of the exit filter that matched. */
+  filterId?: string;
+  /** A VM stop reported as an exception (triple fault, VM-entry failure). */
+  vmStop?: VmStop;
+  breakpointIds: number[];
+}
+
+export type RunOutcome = { kind: 'stopped'; stop: RuntimeStop } | { kind: 'ended'; vmStop: VmStop; instructions: number } | { kind: 'cancelled' };
+
+export type StepKind = 'continue' | 'instruction' | 'next' | 'stepIn' | 'stepOut';
+
+export interface RuntimeHooks {
+  /** A logpoint's message, with its {expressions} replaced. */
+  onLog?: (text: string, vcpu: number) => void;
+  /** A condition that could not be evaluated: the breakpoint stops, and this says why. */
+  onConditionError?: (message: string) => void;
+  /** Lets the host answer requests between slices; defaults to a zero timeout. */
+  yieldToHost?: () => Promise<void>;
+}
+
+interface RunToTarget {
+  vcpu: number;
+  address: number;
+  /** The stack pointer must be at least this (the call has returned, not a recursive entry). */
+  minSp: number;
+}
+
+export class Runtime {
+  private readonly groups = new Map<string, BreakpointSpec[]>();
+  private filters: ExitFilter[] = [];
+  private pendingExit: { exit: VmExit; filter: ExitFilter } | null = null;
+  /** Addresses the exit-filter stop planted per vCPU (see onEntry). */
+  private readonly exitStops = new Map<number, number>();
+  private runTo: RunToTarget | null = null;
+  private pauseRequested = false;
+  private cancelled = false;
+  private running = false;
+  private totalInstructions = 0;
+  /** A VM-ending stop (triple fault, failed entry) was already reported as an exception stop. */
+  private endReported = false;
+  /** The exit the VM last stopped at through a filter, for exceptionInfo. */
+  lastStop: RuntimeStop | null = null;
+
+  constructor(
+    readonly vm: Vm,
+    readonly image: GuestImage,
+    readonly maxInstructions: number,
+    private readonly hooks: RuntimeHooks = {},
+  ) {
+    vm.events.on('exit', (e) => this.onExit(e));
+    vm.events.on('entry', (e) => this.onEntry(e.vcpu, e.rip));
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  get instructionsExecuted(): number {
+    return this.totalInstructions;
+  }
+
+  // ---- breakpoints --------------------------------------------------------
+
+  /** Replaces a group of breakpoints (one source file, all function or all instruction breakpoints). */
+  setBreakpoints(group: string, specs: BreakpointSpec[]): void {
+    const old = this.groups.get(group) ?? [];
+    // Hit counts survive re-sending the same breakpoint (VS Code re-sends a file's list on every edit).
+    for (const s of specs) {
+      const before = old.find((o) => o.address === s.address && o.kind === s.kind);
+      if (before !== undefined) s.hits = before.hits;
+    }
+    this.groups.set(group, specs);
+    this.install();
+  }
+
+  breakpointsAt(address: number): BreakpointSpec[] {
+    const out: BreakpointSpec[] = [];
+    for (const list of this.groups.values()) for (const b of list) if (b.address === address) out.push(b);
+    return out;
+  }
+
+  setExitFilters(filters: ExitFilter[]): void {
+    this.filters = filters;
+  }
+
+  get exitFilters(): readonly ExitFilter[] {
+    return this.filters;
+  }
+
+  /** Puts the union of user, run-to and exit-stop addresses on every vCPU's engine. */
+  private install(): void {
+    const user = new Set<number>();
+    for (const list of this.groups.values()) for (const b of list) user.add(b.address >>> 0);
+    this.vm.processors.forEach((p, i) => {
+      const want = new Set(user);
+      if (this.runTo !== null && this.runTo.vcpu === i) want.add(this.runTo.address >>> 0);
+      const exitStop = this.exitStops.get(i);
+      if (exitStop !== undefined) want.add(exitStop);
+      const have = p.engine.breakpoints;
+      const same = have.size === want.size && [...want].every((a) => have.has(a));
+      if (same) return;
+      have.clear();
+      for (const a of want) have.add(a);
+      p.engine.flush();
+    });
+  }
+
+  // ---- VM events ----------------------------------------------------------
+
+  private onExit(e: VmExit): void {
+    if (!this.running || this.pendingExit !== null) return;
+    captureExitRegisters(this.vm, e);
+    const ctx = this.contextWith(e.vcpu, e);
+    for (const f of this.filters) {
+      if (matchesExitFilter(f, e, ctx, (m) => this.hooks.onConditionError?.(m))) {
+        this.pendingExit = { exit: e, filter: f };
+        return;
+      }
+    }
+  }
+
+  /**
+   * A stop request from an exit listener is dropped by the run loop, so a
+   * matching exit is stopped at differently: when the vCPU re-enters, a
+   * breakpoint goes at the address it resumes at, and a nudge makes the
+   * engine return to the loop, which sees the breakpoint before running on.
+   */
+  private onEntry(vcpu: number, rip: number): void {
+    if (this.pendingExit === null || this.pendingExit.exit.vcpu !== vcpu || this.exitStops.has(vcpu)) return;
+    const cpu = this.vm.vcpus[vcpu].cpu;
+    const address = (cpu.seg[1].base + rip) >>> 0;
+    this.exitStops.set(vcpu, address);
+    this.vm.processors[vcpu].engine.breakpoints.add(address);
+    cpu.requestStop('limit', 'VM exit filter');
+  }
+
+  // ---- running ------------------------------------------------------------
+
+  pause(): void {
+    if (this.running) this.pauseRequested = true;
+  }
+
+  /** Ends any run at its next slice boundary for good (terminate, disconnect, restart). */
+  cancel(): void {
+    this.cancelled = true;
+  }
+
+  get isCancelled(): boolean {
+    return this.cancelled;
+  }
+
+  async resume(vcpu: number, kind: StepKind): Promise<RunOutcome> {
+    if (this.running) throw new Error('the guest is already running');
+    this.running = true;
+    this.pauseRequested = false;
+    this.pendingExit = null;
+    try {
+      const outcome = kind === 'continue' ? await this.continueRun(vcpu) : await this.step(vcpu, kind);
+      if (outcome.kind === 'stopped') this.lastStop = outcome.stop;
+      return outcome;
+    } finally {
+      this.running = false;
+      this.runTo = null;
+      this.exitStops.clear();
+      this.install();
+    }
+  }
+
+  private yieldToHost(): Promise<void> {
+    return this.hooks.yieldToHost?.() ?? new Promise<void>((resolve) => setTimeout(resolve, 0));
+  }
+
+  private pausedStop(vcpu: number): RunOutcome {
+    return { kind: 'stopped', stop: { reason: 'pause', vcpu, description: 'Paused', breakpointIds: [] } };
+  }
+
+  private async continueRun(vcpu: number): Promise<RunOutcome> {
+    let left = this.maxInstructions;
+    // Start small and grow: the first slice of an exit-heavy guest must not be the long one.
+    let slice = 20_000;
+    for (;;) {
+      const stop = this.vm.run(Math.min(slice, left));
+      left -= stop.instructions;
+      slice = stop.exits > SLICE_EXITS ? Math.max(MIN_SLICE, Math.floor((slice * SLICE_EXITS) / stop.exits)) : Math.min(SLICE_INSTRUCTIONS, slice * 2);
+      this.totalInstructions += stop.instructions;
+      const o = this.classify(stop);
+      if (o !== null) return o;
+      if (left <= 0) return this.limitReached(stop);
+      await this.yieldToHost();
+      if (this.cancelled) return { kind: 'cancelled' };
+      if (this.pauseRequested) return this.pausedStop(vcpu);
+    }
+  }
+
+  private limitReached(stop: VmStop): RunOutcome {
+    const message = `the guest did not stop by itself within maxInstructions (${this.maxInstructions.toLocaleString('en-US')})`;
+    return { kind: 'ended', vmStop: { ...stop, reason: 'limit', message }, instructions: this.totalInstructions };
+  }
+
+  /**
+   * What a VM stop means to the debugger: a stop to report, the end of the
+   * guest, or null to keep running (a limit, a breakpoint whose condition is
+   * false, a logpoint, a run-to address reached too deep in the stack).
+   */
+  private classify(stop: VmStop): RunOutcome | null {
+    if (this.pendingExit !== null) {
+      const { exit, filter } = this.pendingExit;
+      this.pendingExit = null;
+      this.exitStops.clear();
+      this.install();
+      const vmStop = stop.reason === 'breakpoint' || stop.reason === 'limit' ? undefined : stop;
+      if (vmStop !== undefined && (vmStop.reason === 'triple-fault' || vmStop.reason === 'error' || vmStop.reason === 'shutdown' || vmStop.reason === 'unhandled-exit')) this.endReported = true;
+      const name = `VM exit ${exit.reason & 0xffff} ${exit.name}`;
+      const description = filter.id === 'entry-failure' ? `VM-entry failure (${name})` : name;
+      return { kind: 'stopped', stop: { reason: 'exception', vcpu: exit.vcpu, description, exit, filterId: filter.id, ...(vmStop ? { vmStop } : {}), breakpointIds: [] } };
+    }
+    if (stop.reason === 'limit') return null;
+    if (stop.reason === 'breakpoint') return this.atBreakpoint();
+    const special = stop.reason === 'triple-fault' ? 'triple-fault' : stop.entryFailure !== undefined ? 'entry-failure' : null;
+    const filter = special === null || this.endReported ? undefined : this.filters.find((f) => f.id === special);
+    if (filter !== undefined) {
+      // The VM cannot go on: the next run ends the session instead of stopping here again.
+      this.endReported = true;
+      const vcpu = Math.max(0, this.vm.vcpus.findIndex((v) => v.entryFailure !== null));
+      const description = special === 'triple-fault' ? 'Triple fault' : 'VM-entry failure';
+      return { kind: 'stopped', stop: { reason: 'exception', vcpu: special === 'triple-fault' ? 0 : vcpu, description, filterId: filter.id, vmStop: stop, breakpointIds: [] } };
+    }
+    return { kind: 'ended', vmStop: stop, instructions: this.totalInstructions };
+  }
+
+  private atBreakpoint(): RunOutcome | null {
+    for (let i = 0; i < this.vm.vcpus.length; i++) {
+      const address = linearIp(this.vm, i);
+      if (!this.vm.processors[i].engine.breakpoints.has(address)) continue;
+      // A run-to address reached by the right frame is a step's end, handled by the caller.
+      if (this.runTo !== null && this.runTo.vcpu === i && this.runTo.address === address && stackPointer(this.vm, i) >= this.runTo.minSp) {
+        return { kind: 'stopped', stop: { reason: 'step', vcpu: i, description: 'Step', breakpointIds: [] } };
+      }
+      const hit = this.evaluateBreakpoints(i, address);
+      if (hit !== null) return { kind: 'stopped', stop: hit };
+    }
+    return null;
+  }
+
+  /** Counts hits and runs conditions and logpoints at an address; a stop when one of them says so. */
+  private evaluateBreakpoints(vcpu: number, address: number): RuntimeStop | null {
+    const specs = this.breakpointsAt(address);
+    if (specs.length === 0) return null;
+    const ctx = this.contextWith(vcpu, undefined);
+    const ids: number[] = [];
+    let kind: BreakpointKind = 'source';
+    for (const b of specs) {
+      if (b.condition !== undefined) {
+        let ok: boolean;
+        try {
+          ok = b.condition.evaluate(ctx) !== 0;
+        } catch (e) {
+          this.hooks.onConditionError?.(`Breakpoint condition '${b.condition.text}': ${e instanceof Error ? e.message : String(e)}`);
+          ok = true;
+        }
+        if (!ok) continue;
+      }
+      b.hits++;
+      if (b.hitCondition !== undefined && !hitConditionMet(b.hitCondition, b.hits)) continue;
+      if (b.logMessage !== undefined) {
+        this.hooks.onLog?.(interpolate(b.logMessage, ctx), vcpu);
+        continue;
+      }
+      ids.push(b.id);
+      kind = b.kind;
+    }
+    if (ids.length === 0) return null;
+    const reason: StopReason = kind === 'function' ? 'function breakpoint' : kind === 'instruction' ? 'instruction breakpoint' : 'breakpoint';
+    return { reason, vcpu, description: `Breakpoint at 0x${address.toString(16).toUpperCase()}`, breakpointIds: ids };
+  }
+
+  /** One instruction of `vcpu` (with several vCPUs, the others may run too). Null when it simply completed. */
+  private stepInstruction(vcpu: number): RunOutcome | null {
+    const cpu = this.vm.vcpus[vcpu].cpu;
+    const before = { eip: cpu.eip, cs: cpu.seg[1].selector, retired: this.totalInstructions };
+    for (let n = 0; n < STEP_TRIES; n++) {
+      const stop = this.vm.run(1);
+      this.totalInstructions += stop.instructions;
+      if (this.pendingExit !== null) return this.classify(stop);
+      if (stop.reason !== 'limit' && stop.reason !== 'breakpoint') return this.classify(stop);
+      // One vCPU: vm.run(1) is exactly one of its instructions (an exit counts as the instruction).
+      if (this.vm.vcpus.length === 1) return null;
+      if (cpu.eip !== before.eip || cpu.seg[1].selector !== before.cs) return null;
+      if (this.vm.runState[vcpu] !== 'runnable') return null;
+    }
+    return null;
+  }
+
+  private async step(vcpu: number, kind: Exclude<StepKind, 'continue'>): Promise<RunOutcome> {
+    const done = (): RunOutcome => ({ kind: 'stopped', stop: { reason: 'step', vcpu, description: 'Step', breakpointIds: [] } });
+    const map = this.image.sourceMap;
+    const lineKey = (address: number): string | undefined => {
+      const e = map?.lookup(address);
+      return e === undefined || address >= e.address + Math.max(1, e.length) ? undefined : `${e.file}\0${e.line}`;
+    };
+    const startLine = lineKey(linearIp(this.vm, vcpu));
+    const startSp = stackPointer(this.vm, vcpu);
+    // Without a source line every instruction is a line of its own (still stepping over calls for `next`).
+    const byInstruction = kind === 'instruction';
+    let steps = 0;
+    for (;;) {
+      const ins = this.instructionAt(vcpu);
+      const address = linearIp(this.vm, vcpu);
+      // A call, or a software interrupt (its handler returns with IRET to the next instruction), is stepped over by running to where it returns.
+      if (!byInstruction && ins !== null && (ins.mnemonic === 'call' || ins.mnemonic === 'int') && kind !== 'stepIn') {
+        const o = await this.runToReturn(vcpu, address + ins.length, stackPointer(this.vm, vcpu));
+        if (o !== null) return o;
+      } else {
+        const isRet = ins !== null && /^(ret|retf|iret|iretd|iretw)$/.test(ins.mnemonic);
+        const o = this.stepInstruction(vcpu);
+        if (o !== null) return o;
+        if (byInstruction) return done();
+        if (kind === 'stepOut' && isRet && stackPointer(this.vm, vcpu) > startSp) return done();
+      }
+      if (kind !== 'stepOut') {
+        const now = lineKey(linearIp(this.vm, vcpu));
+        if (now === undefined || now !== startLine) return done();
+      }
+      if (++steps % STEPS_PER_YIELD === 0) {
+        await this.yieldToHost();
+        if (this.cancelled) return { kind: 'cancelled' };
+        if (this.pauseRequested) return this.pausedStop(vcpu);
+      }
+      if (this.totalInstructions > Number.MAX_SAFE_INTEGER - 1) return done();
+    }
+  }
+
+  /** Runs until `vcpu` reaches `address` with its stack pointer at `minSp` or above (over a CALL). */
+  private async runToReturn(vcpu: number, address: number, minSp: number): Promise<RunOutcome | null> {
+    this.runTo = { vcpu, address: address >>> 0, minSp };
+    this.install();
+    try {
+      const o = await this.continueRun(vcpu);
+      if (o.kind === 'stopped' && o.stop.reason === 'step') return null;
+      return o;
+    } finally {
+      this.runTo = null;
+      this.install();
+    }
+  }
+
+  /** The instruction at vCPU's IP, decoded from guest memory; null when unreadable. */
+  instructionAt(vcpu: number): ReturnType<typeof decode> | null {
+    const v = this.vm.vcpus[vcpu];
+    const bytes = this.vm.memory.readLinear(v, linearIp(this.vm, vcpu), 16);
+    if (bytes === null || bytes.length === 0) return null;
+    const bits = (v.cpu.cr0 & 1) !== 0 && (v.cpu.seg[1].attr & 0x4000) !== 0 ? 32 : 16;
+    const ins = decode(bytes, 0, bits, v.cpu.eip >>> 0);
+    return ins.invalid || ins.truncated ? null : ins;
+  }
+
+  /** An expression context at a vCPU (and the exit of the current stop, when it stopped at one). */
+  context(vcpu: number): ExprContext {
+    const exit = this.lastStop?.exit;
+    return this.contextWith(vcpu, exit !== undefined && exit.vcpu === vcpu ? exit : undefined);
+  }
+
+  /** The expression context with the program's labels. */
+  private contextWith(vcpu: number, exit: VmExit | undefined): ExprContext {
+    const ctx = exprContext(this.vm, vcpu, exit);
+    const symbols = this.image.symbols;
+    return symbols === undefined ? ctx : { ...ctx, symbol: (name) => symbols.get(name) };
+  }
+}
+
+/** VS Code's hit-condition forms: "5" (from the 5th hit on), ">= 5", "> 5", "== 5", "% 5" (every 5th). */
+export function hitConditionMet(condition: string, hits: number): boolean {
+  const m = /^\s*(>=|>|==|=|<=|<|%)?\s*(\d+)\s*$/.exec(condition);
+  if (m === null) return true;
+  const n = Number(m[2]);
+  switch (m[1]) {
+    case '>':
+      return hits > n;
+    case '==':
+    case '=':
+      return hits === n;
+    case '<':
+      return hits < n;
+    case '<=':
+      return hits <= n;
+    case '%':
+      return n > 0 && hits % n === 0;
+    default:
+      return hits >= n;
+  }
+}
+
+export function isValidHitCondition(condition: string): boolean {
+  return /^\s*(>=|>|==|=|<=|<|%)?\s*(\d+)\s*$/.test(condition);
+}
+
+/** Compiles a condition; the error (with its column) is returned for the breakpoint's message. */
+export function compileCondition(text: string | undefined): { expr?: CompiledExpr; error?: string } {
+  if (text === undefined || text.trim() === '') return {};
+  try {
+    return { expr: compileExpr(text) };
+  } catch (e) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
+}

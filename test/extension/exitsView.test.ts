@@ -1,0 +1,217 @@
+// The Hyperstep view and the status bar, driven by a sequence of the
+// session's custom events through the stand-in vscode API.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fakeVscode, type TreeItem, type Range } from './fakeVscode';
+import { registerExitsView, ExitsTreeProvider, EXITS_VIEW, REVEAL_EXIT_COMMAND, CLEAR_EXITS_COMMAND } from '../../src/extension/exitsView';
+import { ExitsModel, RECENT_EXITS, type TreeRow } from '../../src/extension/exitsModel';
+import { EXIT_EVENT, STATE_EVENT, STATS_EVENT, type ExitEventBody, type StatsEventBody } from '../../src/debug/protocol';
+
+function exit(sequence: number, over: Partial<ExitEventBody> = {}): ExitEventBody {
+  return {
+    sequence, vcpu: 0, reason: 30, name: 'IO_INSTRUCTION', rip: 0x7c05, qualification: 0x3f80008,
+    summary: 'OUT 0x3F8, 1 byte (DX)', instructionLength: 1, instructionInfo: 0, interruptionInfo: 0,
+    interruptionErrorCode: 0, idtVectoringInfo: 0, idtVectoringErrorCode: 0, why: 'I/O bitmap A bit 0x3F8 is set',
+    ...over,
+  };
+}
+
+const STATS: StatsEventBody = {
+  total: 3, totalCycles: 4200, model: 'default',
+  reasons: [
+    { reason: 30, name: 'IO_INSTRUCTION', count: 2, share: 2 / 3, cycles: 3000, timeShare: 3000 / 4200, minCycles: 1500, maxCycles: 1500, avgCycles: 1500 },
+    { reason: 10, name: 'CPUID', count: 1, share: 1 / 3, cycles: 1200, timeShare: 1200 / 4200, minCycles: 1200, maxCycles: 1200, avgCycles: 1200 },
+  ],
+  ioPorts: [{ key: '0x3F8 out', count: 2, share: 1, cycles: 3000, avgCycles: 1500 }],
+  msrs: [], cpuidLeaves: [{ key: '0x0', count: 1, share: 1, cycles: 1200, avgCycles: 1200 }], exceptions: [],
+};
+
+function setup() {
+  const fake = fakeVscode({ '/w/boot.asm': 'org 0x7C00\nmov dx, 0x3F8\nout dx, al\nhlt\n' });
+  const subscriptions: { dispose(): unknown }[] = [];
+  const view = registerExitsView(fake.api, subscriptions);
+  const session = { type: 'hyperstep', name: 'Debug boot.asm' };
+  const send = (event: string, body: unknown): void => fake.events.custom.fire({ session, event, body });
+  const tree = fake.state.treeProviders.get(EXITS_VIEW) as unknown as {
+    getChildren(row?: TreeRow): TreeRow[];
+    getTreeItem(row: TreeRow): TreeItem;
+  };
+  return { ...fake, view, session, send, tree };
+}
+
+/** The tree as text: one line per item, indented, "label — description". */
+function render(tree: ReturnType<typeof setup>['tree'], rows = tree.getChildren(), depth = 0): string[] {
+  return rows.flatMap((row) => {
+    const item = tree.getTreeItem(row);
+    const line = `${'  '.repeat(depth)}${item.label}${item.description ? ` — ${item.description}` : ''}`;
+    return [line, ...render(tree, tree.getChildren(row), depth + 1)];
+  });
+}
+
+test('the view lists exits newest first with decoded qualifications, and the statistics', () => {
+  const { session, send, tree, events } = setup();
+  events.startSession.fire(session);
+  send(EXIT_EVENT, exit(1, { reason: 10, name: 'CPUID', qualification: 0, summary: undefined, why: 'CPUID always exits', rip: 0x7c00 }));
+  send(EXIT_EVENT, { exits: [exit(2), exit(3, { vcpu: 1, rip: 0x7c09, source: { path: '/w/boot.asm', line: 3 } })] });
+  send(STATS_EVENT, STATS);
+  assert.deepEqual(render(tree), [
+    'VM exits — 3',
+    '  #3 IO_INSTRUCTION — vCPU 1 · RIP 0x00007C09 · OUT 0x3F8, 1 byte (DX)',
+    '    reason — 30 IO_INSTRUCTION',
+    '    qualification — 0x3F80008 — OUT 0x3F8, 1 byte (DX)',
+    '    why — I/O bitmap A bit 0x3F8 is set',
+    '    instruction length — 1',
+    '    source — /w/boot.asm:3',
+    '  #2 IO_INSTRUCTION — vCPU 0 · RIP 0x00007C05 · OUT 0x3F8, 1 byte (DX)',
+    '    reason — 30 IO_INSTRUCTION',
+    '    qualification — 0x3F80008 — OUT 0x3F8, 1 byte (DX)',
+    '    why — I/O bitmap A bit 0x3F8 is set',
+    '    instruction length — 1',
+    '  #1 CPUID — vCPU 0 · RIP 0x00007C00',
+    '    reason — 10 CPUID',
+    '    qualification — 0x0',
+    '    why — CPUID always exits',
+    '    instruction length — 1',
+    'Exit statistics — 3 exits, 4200 cycles',
+    '  IO_INSTRUCTION — 2 (66.7%) · time 71.4% · avg 1500 cycles',
+    '  CPUID — 1 (33.3%) · time 28.6% · avg 1200 cycles',
+    '  I/O ports',
+    '    0x3F8 out — 2 (100.0%) · avg 1500 cycles',
+    '  CPUID leaves',
+    '    0x0 — 1 (100.0%) · avg 1200 cycles',
+  ]);
+  const [exits] = tree.getChildren();
+  assert.ok(exits);
+  const newest = tree.getTreeItem(tree.getChildren(exits)[0] as TreeRow);
+  assert.equal(newest.command?.command, REVEAL_EXIT_COMMAND);
+  assert.equal(newest.collapsibleState, 1);
+  assert.equal(tree.getTreeItem(exits).collapsibleState, 2);
+});
+
+test('selecting an exit with a source line opens it there; without one, the disassembly', async () => {
+  const { state, session, send, tree } = setup();
+  send(EXIT_EVENT, exit(1, { source: { path: '/w/boot.asm', line: 3, column: 1 } }));
+  send(EXIT_EVENT, exit(2));
+  const rows = tree.getChildren(tree.getChildren()[0]);
+  const run = async (row: TreeRow): Promise<void> => {
+    const item = tree.getTreeItem(row);
+    const command = state.commands.get(item.command?.command ?? '');
+    assert.ok(command);
+    await command(...(item.command?.arguments ?? []));
+  };
+  await run(rows[1] as TreeRow); // #1, with a source line
+  assert.equal(state.shown.length, 1);
+  assert.equal(state.shown[0]?.document.fileName, '/w/boot.asm');
+  assert.equal((state.shown[0]?.selection as Range).start.line, 2);
+  // No source: the disassembly around RIP from the stopped session, the exiting instruction selected.
+  const requests: unknown[] = [];
+  state.activeDebugSession = {
+    ...session,
+    customRequest(command: string, args: unknown) {
+      requests.push({ command, args });
+      return Promise.resolve({
+        instructions: [
+          { address: '0x00007C00', instruction: 'mov dx, 0x3f8', instructionBytes: 'BA F8 03', symbol: 'start' },
+          { address: '0x00007C03', instruction: 'mov al, 0x41', instructionBytes: 'B0 41' },
+          { address: '0x00007C05', instruction: 'out dx, al', instructionBytes: 'EE' },
+          { address: '0x00007C06', instruction: 'hlt', instructionBytes: 'F4' },
+        ],
+      });
+    },
+  };
+  await run(rows[0] as TreeRow); // #2
+  assert.deepEqual(requests, [{ command: 'disassemble', args: { memoryReference: 'gva:0x7c05', instructionOffset: -8, instructionCount: 17, resolveSymbols: true } }]);
+  const shown = state.shown[1];
+  assert.ok(shown);
+  assert.equal(shown.document.uri.scheme, 'hyperstep-exit');
+  const text = shown.document.getText().split('\n');
+  assert.equal(text[0], '; VM exit #2 IO_INSTRUCTION on vCPU 0 at RIP 0x7C05');
+  assert.equal(text[(shown.selection as Range).start.line], `    ${'out dx, al'.padEnd(32)}; 0x00007C05  EE  <- exit`);
+  assert.ok(text.includes('start:'));
+  // The session answers only while stopped; otherwise the Disassembly view.
+  state.activeDebugSession = { ...session, customRequest: () => Promise.reject(new Error('not stopped')) };
+  await run(rows[0] as TreeRow);
+  assert.deepEqual(state.executed.filter((e) => e.command !== 'setContext').map((e) => e.command), ['debug.action.openDisassemblyView']);
+  state.activeDebugSession = undefined;
+  await run(rows[0] as TreeRow);
+  assert.match(state.infos[0] ?? '', /#2 at RIP 0x7C05 has no source line/);
+});
+
+test('status bar: mode, CPL and exit count while a hyperstep session runs', () => {
+  const { state, session, send, events } = setup();
+  const item = state.statusItems[0];
+  assert.ok(item);
+  events.startSession.fire(session);
+  assert.equal(item.visible, false); // nothing known yet
+  send(STATE_EVENT, { vcpu: 0, mode: 'real', cpl: 0, nonRoot: true, exitCount: 0 });
+  assert.equal(item.visible, true);
+  assert.equal(item.text, '$(chip) vCPU 0 real · CPL 0 · 0 exits');
+  send(EXIT_EVENT, exit(1));
+  assert.equal(item.text, '$(chip) vCPU 0 real · CPL 0 · 1 exit');
+  send(STATE_EVENT, { vcpu: 0, mode: 'protected', cpl: 3, nonRoot: true, exitCount: 7, rip: 0x1000 });
+  assert.equal(item.text, '$(chip) vCPU 0 protected · CPL 3 · 7 exits');
+  assert.match(item.tooltip ?? '', /VMX non-root/);
+  assert.match(item.tooltip ?? '', /RIP 0x00001000/);
+  // Events of other debug types are not ours.
+  events.custom.fire({ session: { type: 'node', name: 'x' }, event: STATE_EVENT, body: { vcpu: 1, mode: 'long', cpl: 0, nonRoot: false, exitCount: 99 } });
+  assert.equal(item.text, '$(chip) vCPU 0 protected · CPL 3 · 7 exits');
+  events.endSession.fire(session);
+  assert.equal(item.visible, false);
+});
+
+test('a new session starts an empty view; Clear empties it; malformed events are ignored', () => {
+  const { state, session, send, tree, events, view } = setup();
+  send(EXIT_EVENT, exit(1));
+  send(EXIT_EVENT, { reason: 'x' });
+  send(EXIT_EVENT, { exits: [{}] });
+  send(STATS_EVENT, { total: 1 });
+  send('hyperstep/unknown', {});
+  assert.equal(view.model.recent.length, 1);
+  assert.equal(render(tree)[render(tree).length - 1], 'Exit statistics — at the next stop');
+  events.startSession.fire(session);
+  assert.equal(view.model.recent.length, 0);
+  send(EXIT_EVENT, exit(1));
+  const clear = state.commands.get(CLEAR_EXITS_COMMAND);
+  assert.ok(clear);
+  clear();
+  assert.deepEqual(render(tree), ['VM exits — 0', 'Exit statistics — at the next stop']);
+  // The view's `when` clause keeps it visible while it has something to show.
+  const context = state.executed.filter((e) => e.command === 'setContext').map((e) => e.args.join('='));
+  assert.deepEqual(context, ['hyperstep.hasExits=true', 'hyperstep.hasExits=false', 'hyperstep.hasExits=true', 'hyperstep.hasExits=false']);
+});
+
+test('only the most recent exits are kept; the count goes on', () => {
+  const model = new ExitsModel();
+  for (let i = 1; i <= RECENT_EXITS + 50; i++) model.accept(EXIT_EVENT, exit(i));
+  assert.equal(model.recent.length, RECENT_EXITS);
+  assert.equal(model.recent[0]?.sequence, 51);
+  assert.equal(model.exitCount, RECENT_EXITS + 50);
+  assert.equal(model.rows()[0]?.description, `last ${RECENT_EXITS} of ${RECENT_EXITS + 50}`);
+});
+
+
+test('the tree is told to redraw after events, once for a burst', async () => {
+  const fake = fakeVscode();
+  const model = new ExitsModel();
+  const tree = new ExitsTreeProvider(fake.api, model, 1);
+  let fired = 0;
+  const redrawn = new Promise<void>((resolve) => tree.onDidChangeTreeData(() => {
+    fired++;
+    resolve();
+  }));
+  for (let i = 1; i <= 50; i++) model.accept(EXIT_EVENT, exit(i));
+  assert.equal(fired, 0); // not synchronously per event
+  await redrawn;
+  assert.equal(fired, 1);
+  tree.dispose();
+});
+
+test('an exit event with only the essential fields still makes a row', () => {
+  const model = new ExitsModel();
+  assert.equal(model.accept(EXIT_EVENT, { sequence: 4, vcpu: 0, reason: 12, name: 'HLT', rip: 0x7c10 }), true);
+  const row = model.rows()[0]?.children?.[0];
+  assert.equal(row?.label, '#4 HLT');
+  assert.equal(row?.description, 'vCPU 0 · RIP 0x00007C10');
+  assert.deepEqual(row?.children?.map((c) => `${c.label}: ${c.description}`), ['reason: 12 HLT']);
+});
