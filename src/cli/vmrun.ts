@@ -3,11 +3,10 @@
 // as it happens and the statistics at the end.
 import { readFileSync } from 'node:fs';
 import { Machine } from '../x86/machine';
-import { loadGuest, LoadError } from '../x86/boot';
 import { createVm, exitRegisterNote, formatExitLine, type Vm, type VmExit, type VmOptions, type VmStop } from '../vmm/vtx/index';
 import { formatConfigError, parseVmConfig, toVmOptions, type VmConfig } from '../vmm/config/index';
-import { decodeInterruptionInfo } from '../vmm/vmx/index';
 import { InputError, type LoadedProgram } from './program';
+import { loadOnto } from './run';
 
 export { formatExitLine };
 
@@ -18,7 +17,6 @@ export const MAX_JSON_EXITS = 100_000;
 /** Instructions per slice: output and trace lines are written between slices at the latest. */
 const SLICE = 4_000_000;
 
-const CLI_SETTINGS = { mode: '--mode', flat32: '--mode flat32', org: '--org' };
 
 export interface LoadedVmConfig {
   path: string;
@@ -86,12 +84,8 @@ const PORT_SOURCES: Readonly<Record<string, CapturedPort>> = { 'port 3F8h': 'com
 /** The load address under the VMM, checked with the same rules (and messages) as the bare machine. */
 function loadAddress(program: LoadedProgram, mode: 'real' | 'flat32', org: number | undefined): number {
   const at = mode === 'flat32' && org === undefined && !program.origin ? VMM_FLAT32_ORG : org;
-  try {
-    return loadGuest(new Machine({ memorySize: 1 << 20 }), { name: program.path, bytes: program.bytes, origin: program.origin }, mode, at, CLI_SETTINGS);
-  } catch (e) {
-    if (e instanceof LoadError) throw new InputError(e.message);
-    throw e;
-  }
+  // The same loading rules and messages as a bare run, checked on a scratch machine.
+  return loadOnto(new Machine({ memorySize: 1 << 20 }), program, mode, at);
 }
 
 export function runUnderVmm(program: LoadedProgram, opts: VmRunOptions): VmRunOutcome {
