@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { registerHyperstep, toUri, type VscodeApi } from '../../src/extension/registration';
+import { registerHyperstep, toUri } from '../../src/extension/registration';
 import { HyperstepSession } from '../../src/debug/session';
 import { fakeVscode, FakeDocument, FakeInlineImplementation, FakeUri } from '../extension/fakeVscode';
 

@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 import { assemble } from '../../../src/x86/asm/index';
 import { createVm, exitRegisterNote, formatExitLine, type Vcpu, type Vm, type VmExit, type VmOptions, type VmStop } from '../../../src/vmm/vtx/index';
 import { parseVmConfig, toVmOptions, formatConfigError } from '../../../src/vmm/config/index';
-import { decodeInterruptionInfo } from '../../../src/vmm/vmx/index';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const EXAMPLES = join(REPO, 'examples');
@@ -98,8 +97,6 @@ export function runExample(ex: Example, configure?: (v: Vcpu) => void): ExampleR
   const output = vm.output.map((c) => String.fromCharCode(c)).join('');
   return { vm, exits, injected: injected.slice(1), stop, console: output, trace: formatTrace(ex, exits, stop, output, notes), symbols };
 }
-
-const hex = (n: number, width = 8): string => `0x${(n >>> 0).toString(16).toUpperCase().padStart(width, '0')}`;
 
 export { formatExitLine as formatExit };
 
