@@ -477,6 +477,8 @@ class Assembler {
       .map((d, i) => ({ d, i, k: order.get(`${d.file}\0${d.line}`) ?? Number.MAX_SAFE_INTEGER }))
       .sort((a, b) => a.k - b.k || a.i - b.i)
       .map((x) => x.d);
+    // The listing text is built only if someone reads it: most callers (the debugger, the VMM runner) never do.
+    let listing: string | undefined;
     return {
       ok: !diagnostics.some((d) => d.severity === 'error'),
       bytes,
@@ -484,7 +486,10 @@ class Assembler {
       diagnostics,
       symbols,
       sourceMap: buildSourceMap(out.map),
-      listing: formatListing(out.listing),
+      get listing(): string {
+        listing ??= formatListing(out.listing);
+        return listing;
+      },
     };
   }
 }
