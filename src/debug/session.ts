@@ -23,6 +23,7 @@ import { exitFilterDescriptions, filterIdFor, makeExitFilter, exitDetails, type 
 import { defaultInspector, type Inspector } from './runtimeInspect';
 import { VariableStore } from './runtimeVariables';
 import { BreakpointBook } from './runtimeBreakpoints';
+import { DataBreakpointBook, dataBreakpointInfo, evaluatorAt, resolveTarget } from './dataBreakpoints';
 import { stackFrames, threadList, frameVcpu } from './runtimeFrames';
 import { disassembleAround, parseMemoryReference, readMemoryResponse, writeMemoryBytes } from './runtimeMemory';
 import { REGISTER_NAMES } from './runtimeState';
@@ -66,6 +67,7 @@ export class HyperstepSession extends LoggingDebugSession {
   });
   private readonly variables = new VariableStore();
   private readonly breakpoints = new BreakpointBook();
+  private readonly dataBreakpoints = new DataBreakpointBook((m) => this.output(m + '\n', 'stderr'));
   private readonly previous = new Map<number, unknown>();
   private consoleText = new Map<string, ConsoleText>();
   private syncConsole: () => void = () => {};
@@ -91,6 +93,8 @@ export class HyperstepSession extends LoggingDebugSession {
     setFunctionBreakpoints: (r, a) => this.setOtherBreakpoints(r, 'function', (a['breakpoints'] as unknown[]) ?? []),
     setInstructionBreakpoints: (r, a) => this.setOtherBreakpoints(r, 'instruction', (a['breakpoints'] as unknown[]) ?? []),
     setExceptionBreakpoints: (r, a) => this.setExceptionBreakpoints(r, a as unknown as DebugProtocol.SetExceptionBreakpointsArguments),
+    dataBreakpointInfo: (r, a) => this.dataBreakpointInfo(r, a),
+    setDataBreakpoints: (r, a) => this.setDataBreakpoints(r, a),
     threads: (r) => {
       r.body = { threads: this.runtime ? threadList(this.runtime.vm) : [] };
       this.sendResponse(r);
@@ -160,6 +164,8 @@ export class HyperstepSession extends LoggingDebugSession {
       supportsLogPoints: true,
       supportsFunctionBreakpoints: true,
       supportsInstructionBreakpoints: true,
+      supportsDataBreakpoints: true,
+      supportsDataBreakpointBytes: true,
       supportsSteppingGranularity: true,
       supportsExceptionInfoRequest: true,
       supportsExceptionFilterOptions: true,
@@ -246,6 +252,8 @@ export class HyperstepSession extends LoggingDebugSession {
     if (!this.noDebug) {
       this.breakpoints.attach(runtime);
       for (const bp of this.breakpoints.all()) this.sendEvent(new BreakpointEvent('changed', bp));
+      this.dataBreakpoints.attach(runtime);
+      for (const bp of this.dataBreakpoints.all()) this.sendEvent(new BreakpointEvent('changed', bp));
     }
     this.launchFilters = filters;
     this.applyExitFilters();
@@ -329,6 +337,7 @@ export class HyperstepSession extends LoggingDebugSession {
     if (rt === undefined || rt.isRunning) return;
     this.variables.reset();
     this.rememberState(rt);
+    this.dataBreakpoints.beforeRun();
     let outcome: RunOutcome;
     try {
       outcome = await rt.resume(vcpu, kind);
@@ -364,9 +373,12 @@ export class HyperstepSession extends LoggingDebugSession {
     }
   }
 
-  private reportStop(stop: RuntimeStop): void {
+  private reportStop(runtimeStop: RuntimeStop): void {
+    // A data breakpoint stops the runtime through a breakpoint where the vCPU stands (dataBreakpoints.ts); a step ending there is one too.
+    const data = this.dataBreakpoints.takeStop();
+    const stop: RuntimeStop = data === undefined ? runtimeStop : { ...runtimeStop, vcpu: data.vcpu, description: data.description, breakpointIds: data.ids };
     if (this.runtime !== undefined) this.runtime.lastStop = stop;
-    const event = new StoppedEvent(stop.reason, threadIdOf(stop.vcpu)) as DebugProtocol.StoppedEvent;
+    const event = new StoppedEvent(data === undefined ? stop.reason : 'data breakpoint', threadIdOf(stop.vcpu)) as DebugProtocol.StoppedEvent;
     event.body.allThreadsStopped = true;
     event.body.description = stop.description;
     if (stop.exit?.summary) event.body.text = stop.exit.summary;
@@ -458,6 +470,35 @@ export class HyperstepSession extends LoggingDebugSession {
   }
 
   private pendingFilters: ExitFilter[] = [];
+
+  private async dataBreakpointInfo(response: DebugProtocol.Response, args: Record<string, unknown>): Promise<void> {
+    if (this.loading !== undefined) await this.loading;
+    const rt = this.runtime;
+    const name = typeof args['name'] === 'string' ? args['name'] : '';
+    const bytes = typeof args['bytes'] === 'number' && Number.isInteger(args['bytes']) && args['bytes'] > 0 ? args['bytes'] : undefined;
+    const ref = args['variablesReference'];
+    let text = name;
+    if (typeof ref === 'number' && ref > 0) {
+      // A variable: its evaluate name (VMCS fields: "vmcs GUEST_RIP"), else its memory reference, else its name.
+      const v = this.variables.children(ref, { hex: true })?.find((x) => x.name === name);
+      text = v?.evaluateName ?? v?.memoryReference ?? name;
+    }
+    const vcpu = (typeof args['frameId'] === 'number' && rt !== undefined ? frameVcpu(rt, args['frameId']) : undefined) ?? rt?.lastStop?.vcpu ?? 0;
+    const canEvaluate = rt !== undefined && !rt.isRunning;
+    response.body = dataBreakpointInfo(resolveTarget(text, bytes, canEvaluate ? evaluatorAt(rt, vcpu) : undefined, args['asAddress'] === true));
+    this.sendResponse(response);
+  }
+
+  private async setDataBreakpoints(response: DebugProtocol.Response, args: Record<string, unknown>): Promise<void> {
+    if (this.loading !== undefined) await this.loading;
+    const requested = args['breakpoints'];
+    if (!Array.isArray(requested)) {
+      this.fail(response, ErrorIds.badArguments, "'breakpoints' must be an array.");
+      return;
+    }
+    response.body = { breakpoints: this.dataBreakpoints.set(requested as DebugProtocol.DataBreakpoint[]) };
+    this.sendResponse(response);
+  }
 
   /** The filters of the Breakpoints view plus the launch's breakOnExits. */
   private applyExitFilters(): void {

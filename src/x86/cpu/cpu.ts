@@ -20,6 +20,76 @@ export const R8 = [0, 4, 8, 12, 1, 5, 9, 13];
 
 export interface TableReg { base: number; limit: number }
 
+/**
+ * One debugger data watch: an inclusive address range, either linear (as
+ * DR0-DR3 watch) or host-physical (every linear alias of that memory), and
+ * the accesses that hit it. Nothing guest-visible changes: no DR6 bits, no #DB.
+ */
+export interface DebugWatchRange {
+  id: number;
+  lo: number;
+  hi: number;
+  physical: boolean;
+  read: boolean;
+  write: boolean;
+}
+
+export interface DebugWatchHit {
+  id: number;
+  /** Linear and host-physical address of the access (its first byte). */
+  linear: number;
+  physical: number;
+  write: boolean;
+}
+
+/**
+ * The debugger's own data-watch channel, next to the guest's debug registers.
+ * An access that hits a watch is recorded and ends the block after its
+ * instruction (trap semantics); at that boundary the engine calls `onHits`,
+ * and a true result ends the run with a 'breakpoint' stop. With no watch set
+ * the MMU and the engine's fast path are untouched.
+ */
+export class DebugWatches {
+  private ranges: DebugWatchRange[] = [];
+  /** Hits of the instructions since the last boundary. */
+  hits: DebugWatchHit[] = [];
+  /** EIP of the instruction that made the hits (set by the engine), -1 when they came from an event delivery or a faulting instruction. */
+  eip = -1;
+  /** Called at the instruction boundary after a hit; return true to stop the run there. */
+  onHits: ((hits: DebugWatchHit[]) => boolean) | null = null;
+
+  constructor(private readonly cpu: Cpu) {}
+
+  get active(): boolean { return this.ranges.length > 0; }
+  get list(): readonly DebugWatchRange[] { return this.ranges; }
+
+  /** Replaces every watch (an empty list removes them). */
+  set(ranges: readonly DebugWatchRange[]): void {
+    this.ranges = ranges.map((r) => ({ ...r, lo: r.lo >>> 0, hi: r.hi >>> 0 }));
+    const lin = new Set<number>();
+    const phys = new Set<number>();
+    for (const r of this.ranges) for (let p = r.lo >>> 12; p <= r.hi >>> 12; p++) (r.physical ? phys : lin).add(p);
+    this.hits = [];
+    this.cpu.mmu.setDebugWatch(lin, phys);
+    this.cpu.linGen++;
+    this.cpu.exitReq = true;
+  }
+
+  /** From the MMU: a data access to a watched page. The access is taken to span 4 bytes, as for DR0-DR3. */
+  access(linear: number, physical: number, acc: number): void {
+    const write = (acc & ACC_WRITE) !== 0;
+    for (const r of this.ranges) {
+      if (write ? !r.write : !r.read) continue;
+      const a = r.physical ? physical : linear;
+      if (a + 3 >= r.lo && a <= r.hi) {
+        if (this.hits.length === 0) this.eip = -1;
+        this.hits.push({ id: r.id, linear, physical, write });
+        this.cpu.exitReq = true;
+      }
+    }
+  }
+}
+
 export class Cpu extends LazyFlags {
   readonly r = new Int32Array(8);
   readonly r8 = new Uint8Array(this.r.buffer);
@@ -78,6 +148,8 @@ export class Cpu extends LazyFlags {
   dbData: { lo: number; hi: number; writeOnly: boolean; bit: number }[] = [];
   /** DR6 bits of data breakpoints hit by the current instruction (a #DB trap follows it). */
   dbPending = 0;
+  /** The debugger's data watches (not the guest's DRs): see DebugWatches. */
+  readonly debugWatch: DebugWatches = new DebugWatches(this);
   /** Called when the debug registers change what must be watched (the engine drops its blocks). */
   onDebugChange: (() => void) | null = null;
   /** Exceptions being delivered (for double/triple fault rules). */
@@ -100,6 +172,7 @@ export class Cpu extends LazyFlags {
     this.tlb = this.mmu.tlb;
     this.mmu.onPageFault = (lin) => { this.pendingFaultAddress = lin; };
     this.mmu.onWatch = (lin, access) => this.dataBreakpoint(lin, access);
+    this.mmu.onDebugAccess = (lin, hpa, access) => this.debugWatch.access(lin, hpa, access);
   }
 
   // ---- registers -------------------------------------------------------
@@ -229,7 +302,8 @@ export class Cpu extends LazyFlags {
     this.modeChanged();
   }
 
-  get debugActive(): boolean { return this.dbExec.size > 0 || this.dbData.length > 0; }
+  /** The engine runs block by block, checking after every instruction (no translated blocks): DRs or debugger watches are set. */
+  get debugActive(): boolean { return this.dbExec.size > 0 || this.dbData.length > 0 || this.debugWatch.active; }
 
   /** Recomputes the enabled DR0-DR3 breakpoints from DR7 (after a debug register write). */
   updateDebug(): void {

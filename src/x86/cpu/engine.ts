@@ -264,6 +264,15 @@ export class Engine {
           c.stopRequest = null;
           return stop(r.reason, r.message);
         }
+        // Debugger watches hit by the instructions before this boundary (cpu.debugWatch): the debugger decides here, after them.
+        if (c.debugWatch.hits.length > 0) {
+          const w = c.debugWatch;
+          const hits = w.hits;
+          w.hits = [];
+          if (w.onHits !== null && w.onHits(hits)) {
+            return stop('breakpoint', `data watch ${hits.map((h) => h.id).join(', ')}`);
+          }
+        }
         inhibit = false;
         if (c.shadow) { inhibit = true; c.shadow = false; }
         if (!inhibit && (c.nmiPending || c.irqQueue.length > 0)) {
@@ -361,6 +370,8 @@ export class Engine {
               if (c.exitReq) { i++; break; }
             }
             done += i; c.icount += i;
+            // Debugger watches force this path (debugActive): the hitting instruction is the last one run.
+            if (i > 0 && c.debugWatch.hits.length > 0) c.debugWatch.eip = b.eips[i - 1];
             if (c.repPartial) { c.repPartial = false; done--; c.icount--; skipBp = true; }
             if (c.keepEip) c.keepEip = false;
             else if (i < fns.length) c.eip = b.eips[i];

@@ -68,6 +68,17 @@ export class Mmu {
   /** Linear pages holding data breakpoints: never cached, reported through onWatch. */
   readonly watch = new Set<number>();
   onWatch: ((linear: number, access: number) => void) | null = null;
+  /**
+   * The debugger's watch pages (Cpu.debugWatch), apart from the guest's DR0-DR3
+   * ones so a DR7 write cannot drop them: linear page numbers, and host-physical
+   * page numbers (any linear alias of them). Neither is cached in the TLB, so
+   * every data access to them comes through translate() and onDebugAccess.
+   */
+  readonly debugLinear = new Set<number>();
+  readonly debugPhysical = new Set<number>();
+  /** Either set is non-empty (one test on the TLB-miss path when both are empty). */
+  debugWatching = false;
+  onDebugAccess: ((linear: number, hpa: number, access: number) => void) | null = null;
   /** Called with the faulting linear address before a #PF is thrown. */
   onPageFault: ((linear: number) => void) | null = null;
 
@@ -79,7 +90,26 @@ export class Mmu {
     this.pse = (cr4 & 0x10) !== 0;
     this.pge = (cr4 & 0x80) !== 0;
     this.cr3 = cr3 >>> 0;
-    this.active = this.pagingOn || this.gpaToHpa !== null || this.watch.size > 0;
+    this.active = this.pagingOn || this.gpaToHpa !== null || this.watch.size > 0 || this.debugWatching;
+  }
+
+  /**
+   * Replaces the debugger's watch pages. Only the cached translations of
+   * watched pages are dropped (as INVLPG would): the guest's other stale
+   * entries, which are architectural state, stay.
+   */
+  setDebugWatch(linearPages: Iterable<number>, physicalPages: Iterable<number>): void {
+    this.debugLinear.clear();
+    this.debugPhysical.clear();
+    for (const p of linearPages) this.debugLinear.add(p >>> 0);
+    for (const p of physicalPages) this.debugPhysical.add(p >>> 0);
+    this.debugWatching = this.debugLinear.size > 0 || this.debugPhysical.size > 0;
+    if (!this.debugWatching) return;
+    for (const p of this.filled) {
+      const e = this.tlb[p];
+      if (e !== 0 && (this.debugLinear.has(p) || this.debugPhysical.has(e >>> 12))) this.tlb[p] = 0;
+    }
+    this.active = true;
   }
 
   /** Drops TLB entries; global ones survive unless `all`. */
@@ -130,6 +160,14 @@ export class Mmu {
    * bits and filling the TLB. Returns the host-physical address.
    */
   translate(linear: number, access: number): number {
+    if (!this.debugWatching) return this.walk(linear, access);
+    const hpa = this.walk(linear, access);
+    // Instruction fetches are not data accesses; a faulting access never gets here.
+    if ((access & ACC_FETCH) === 0 && (this.debugLinear.has(linear >>> 12) || this.debugPhysical.has(hpa >>> 12))) this.onDebugAccess?.(linear >>> 0, hpa, access);
+    return hpa;
+  }
+
+  private walk(linear: number, access: number): number {
     linear >>>= 0;
     const write = (access & ACC_WRITE) !== 0;
     const user = (access & ACC_USER) !== 0;
@@ -198,6 +236,7 @@ export class Mmu {
 
   private fill(lp: number, entry: number): void {
     if (this.watch.size > 0 && this.watch.has(lp)) return;
+    if (this.debugWatching && (this.debugLinear.has(lp) || this.debugPhysical.has(entry >>> 12))) return;
     // An entry dropped by INVLPG stays listed: listing it again would grow the list for ever.
     if (this.listed[lp] === 0) { this.listed[lp] = 1; this.filled.push(lp); }
     this.tlb[lp] = entry;
