@@ -27,7 +27,7 @@ export interface LaunchAttribute {
   cli?: string;
 }
 
-/** Placeholder for the VM configuration schema, inlined by buildDebuggerContribution. */
+/** Marks where buildDebuggerContribution inlines the VM configuration schema. */
 const VM_CONFIG = '#vm-config';
 
 /** Exit filters `breakOnExits` takes: the reasons the simulator produces, by number and name, and the special filters. */
