@@ -1,4 +1,5 @@
 // Text formatting shared by the CLI commands.
+import { EFLAGS_BITS, setBitNames } from '../x86/cpu/register-bits';
 import type { Machine } from '../x86/machine';
 
 export function hex(n: number, width = 0): string {
@@ -20,12 +21,8 @@ export function bytesToText(bytes: number[]): string {
   return s;
 }
 
-const FLAG_NAMES: [number, string][] = [
-  [0, 'CF'], [2, 'PF'], [4, 'AF'], [6, 'ZF'], [7, 'SF'], [8, 'TF'], [9, 'IF'], [10, 'DF'], [11, 'OF'], [14, 'NT'], [16, 'RF'], [17, 'VM'],
-];
-
 export function flagsText(eflags: number): string {
-  const set = FLAG_NAMES.filter(([bit]) => (eflags >>> bit) & 1).map(([, n]) => n);
+  const set = setBitNames(EFLAGS_BITS, eflags);
   set.push(`IOPL=${(eflags >>> 12) & 3}`);
   return set.join(' ');
 }

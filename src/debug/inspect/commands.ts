@@ -15,7 +15,7 @@ import { entryCheckSummary, fieldLabel, fieldNode, findField, formatField, vmcsN
 import { eptWalkNode, translationNode, translationText } from './paging';
 import { statsNodes } from './stats';
 import { ExitLog } from './exitLog';
-import { EFLAGS_FIELDS } from './x86bits';
+import { EFLAGS_BITS, setBitNames } from '../../x86/cpu/register-bits';
 
 export interface CommandResult {
   result: string;
@@ -61,7 +61,7 @@ const COMMANDS: Command[] = [
     run: (vm, i, _a, fmt) => {
       const c = vm.vcpus[i].cpu;
       const names = ['EAX', 'ECX', 'EDX', 'EBX', 'ESP', 'EBP', 'ESI', 'EDI'];
-      const flags = EFLAGS_FIELDS.filter((f) => f.name !== 'IOPL' && ((c.eflags >>> f.lsb) & 1) === 1).map((f) => f.name);
+      const flags = setBitNames(EFLAGS_BITS, c.eflags);
       const line1 = names.map((n, r) => `${n}=${fmtNum(c.r[r], 32, fmt)}`).join(' ');
       const line2 = `EIP=${fmtNum(c.eip, 32, fmt)} EFLAGS=${fmtNum(c.eflags, 32, fmt)} [${flags.join(' ')}] IOPL=${(c.eflags >>> 12) & 3} CS=${fmtNum(c.seg[1].selector, 16, fmt)} SS=${fmtNum(c.seg[2].selector, 16, fmt)} CPL=${c.cpl}`;
       return { result: `${line1}\n${line2}`, node: group(`vCPU ${i} registers`, line2, () => registerNodes(vm, i, fmt)) };

@@ -5,6 +5,7 @@
 // the root-mode handler (TypeScript) and re-enters: the guest state is loaded
 // back from the VMCS and a pending injected event is delivered.
 
+import { CR0_BITS, CR4_BITS, bitName } from '../../x86/cpu/register-bits';
 import type { Cpu } from '../../x86/cpu/cpu';
 import type { Instr, MemOperand } from '../../x86/decode/instr';
 import type { CpuIntercept, ExceptionContext, ExceptionKind, VmxOp } from '../../x86/cpu/intercept';
@@ -22,10 +23,6 @@ import { CTL, PRIMARY_CONTROLS_SLOT, SEC_CONTROLS_MASK, controlRef, type Control
 /** Vector-numbered exceptions that push an error code (SDM 6.3.1). */
 const HAS_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17, 21]);
 
-const CR0_BIT_NAMES: Readonly<Record<number, string>> = { 0: 'PE', 1: 'MP', 2: 'EM', 3: 'TS', 4: 'ET', 5: 'NE', 16: 'WP', 18: 'AM', 29: 'NW', 30: 'CD', 31: 'PG' };
-const CR4_BIT_NAMES: Readonly<Record<number, string>> = {
-  0: 'VME', 1: 'PVI', 2: 'TSD', 3: 'DE', 4: 'PSE', 5: 'PAE', 6: 'MCE', 7: 'PGE', 8: 'PCE', 9: 'OSFXSR', 10: 'OSXMMEXCPT', 13: 'VMXE', 14: 'SMXE', 18: 'OSXSAVE',
-};
 
 const VMX_EXIT: Readonly<Partial<Record<VmxOp, string>>> = {
   vmcall: 'VMCALL', vmclear: 'VMCLEAR', vmlaunch: 'VMLAUNCH', vmptrld: 'VMPTRLD', vmptrst: 'VMPTRST', vmread: 'VMREAD',
@@ -500,7 +497,7 @@ export class Vcpu {
     if (cr !== 0 && cr !== 4) return false;
     const mask = v.get(cr === 0 ? 'CR0_GUEST_HOST_MASK' : 'CR4_GUEST_HOST_MASK') >>> 0;
     const shadow = v.get(cr === 0 ? 'CR0_READ_SHADOW' : 'CR4_READ_SHADOW') >>> 0;
-    const names = cr === 0 ? CR0_BIT_NAMES : CR4_BIT_NAMES;
+    const names = cr === 0 ? CR0_BITS : CR4_BITS;
     const kind = instr.mnemonic === 'clts' ? 'clts' : reg < 0 ? 'lmsw' : 'mov';
     let changed: number;
     let lmswSource = 0;
@@ -529,7 +526,11 @@ export class Vcpu {
       return true;
     }
     const bits: string[] = [];
-    for (let b = 0; b < 32; b++) if ((changed >>> b) & 1) bits.push(`bit ${b}${names[b] !== undefined ? ` (${names[b]})` : ''}`);
+    for (let b = 0; b < 32; b++) {
+      if (((changed >>> b) & 1) === 0) continue;
+      const name = bitName(names, b);
+      bits.push(`bit ${b}${name !== undefined ? ` (${name})` : ''}`);
+    }
     const what = kind === 'clts' ? 'CLTS clears' : kind === 'lmsw' ? 'LMSW changes' : 'the write changes';
     const why = `CR${cr} guest/host mask owns ${bits.join(', ')}; ${what} it against the read shadow ${hex(shadow)}`;
     const accessType = kind === 'mov' ? 'mov-to-cr' : kind;
