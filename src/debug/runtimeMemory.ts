@@ -2,6 +2,7 @@
 // address meaning guest-virtual), readMemory/writeMemory over them, and the
 // disassemble request with labels and source locations.
 
+import { fromBase64, toBase64 } from '../x86/base64';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { disassemble } from '../x86/disasm/index';
 import type { Runtime } from './runtime';
@@ -20,35 +21,13 @@ export function parseMemoryReference(ref: unknown): { space: AddressSpace; addre
   return { space: (m[1]?.toLowerCase() ?? 'gva') as AddressSpace, address };
 }
 
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-
-export function toBase64(bytes: ArrayLike<number>): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i += 3) {
-    const a = bytes[i];
-    const b = i + 1 < bytes.length ? bytes[i + 1] : 0;
-    const c = i + 2 < bytes.length ? bytes[i + 2] : 0;
-    const n = (a << 16) | (b << 8) | c;
-    out += B64[(n >> 18) & 63] + B64[(n >> 12) & 63] + (i + 1 < bytes.length ? B64[(n >> 6) & 63] : '=') + (i + 2 < bytes.length ? B64[n & 63] : '=');
+/** DAP's base64, with the message the writeMemory request reports. */
+function decodeData(text: string): Uint8Array {
+  try {
+    return fromBase64(text);
+  } catch {
+    throw new Error("'data' is not base64.");
   }
-  return out;
-}
-
-export function fromBase64(text: string): Uint8Array {
-  const clean = text.replace(/[\s=]/g, '');
-  if (/[^A-Za-z0-9+/]/.test(clean)) throw new Error("'data' is not base64.");
-  const out: number[] = [];
-  let bits = 0;
-  let acc = 0;
-  for (const ch of clean) {
-    acc = (acc << 6) | B64.indexOf(ch);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push((acc >> bits) & 0xff);
-    }
-  }
-  return Uint8Array.from(out);
 }
 
 export function readMemoryResponse(rt: Runtime, args: Record<string, unknown>): DebugProtocol.ReadMemoryResponse['body'] {
@@ -77,7 +56,7 @@ export function writeMemoryBytes(rt: Runtime, args: Record<string, unknown>): nu
   const offset = typeof args['offset'] === 'number' && Number.isInteger(args['offset']) ? args['offset'] : 0;
   const data = args['data'];
   if (typeof data !== 'string') throw new Error("writeMemory needs 'data' (base64).");
-  const bytes = fromBase64(data);
+  const bytes = decodeData(data);
   const vcpu = rt.lastStop?.vcpu ?? 0;
   const written = writeBytes(rt.vm, vcpu, ref.space, (ref.address + offset) >>> 0, bytes);
   if (written < bytes.length && args['allowPartial'] !== true) throw new Error(`Only ${written} of ${bytes.length} bytes could be written: the memory after them is not mapped.`);
