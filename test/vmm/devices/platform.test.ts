@@ -7,6 +7,7 @@ import { ClockDivider } from '../../../src/vmm/devices/clock';
 import { DebugExit } from '../../../src/vmm/devices/debugexit';
 import { IoBus } from '../../../src/x86/devices/iobus';
 import { PIT_HZ } from '../../../src/vmm/devices/pit';
+import { PIC_INIT } from '../vtx/guest';
 
 const ORG = 0x10000;
 
@@ -23,25 +24,7 @@ start:
     mov [idt + 0x20*8 + 6], ax
     lidt [idtr]
 
-    mov al, 0x11
-    out 0x20, al
-    out 0xa0, al
-    mov al, 0x20
-    out 0x21, al
-    mov al, 0x28
-    out 0xa1, al
-    mov al, 0x04
-    out 0x21, al
-    mov al, 0x02
-    out 0xa1, al
-    mov al, 0x01
-    out 0x21, al
-    out 0xa1, al
-    mov al, 0xfe            ; only IRQ 0
-    out 0x21, al
-    mov al, 0xff
-    out 0xa1, al
-
+${PIC_INIT(0xfffe)}
     mov al, 0x34            ; channel 0, LSB/MSB, mode 2
     out 0x43, al
     mov al, 1193 & 0xff

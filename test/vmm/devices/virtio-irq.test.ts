@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { assemble } from '../../../src/x86/asm/index';
 import { Machine } from '../../../src/x86/machine';
 import { PcPlatform, runWithPlatform } from '../../../src/vmm/devices/platform';
+import { PIC_INIT } from '../vtx/guest';
 
 const ORG = 0x10000;
 
@@ -26,25 +27,7 @@ start:
     mov [idt + 0x25*8 + 6], ax
     lidt [idtr]
 
-    mov al, 0x11                    ; PICs at 0x20 / 0x28
-    out 0x20, al
-    out 0xa0, al
-    mov al, 0x20
-    out 0x21, al
-    mov al, 0x28
-    out 0xa1, al
-    mov al, 0x04
-    out 0x21, al
-    mov al, 0x02
-    out 0xa1, al
-    mov al, 0x01
-    out 0x21, al
-    out 0xa1, al
-    mov al, 0xdf                    ; only IRQ 5
-    out 0x21, al
-    mov al, 0xff
-    out 0xa1, al
-    mov dx, 0x4d0                   ; IRQ 5 level-triggered, as for a PCI INTx line
+${PIC_INIT(0xffdf)}    mov dx, 0x4d0                   ; IRQ 5 level-triggered, as for a PCI INTx line
     mov al, 0x20
     out dx, al
 

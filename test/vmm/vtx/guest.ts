@@ -52,3 +52,24 @@ ${Array.from({ length: 32 }, (_, i) => `  dd stub_${i}\n`).join('')}
 `;
 
 export const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
+
+/** Remaps the PIC pair to vectors 0x20/0x28 and loads the 16-bit mask `imr` (slave in the high byte; a clear bit lets its line through). */
+export const PIC_INIT = (imr: number): string => `  mov al, 0x11
+  out 0x20, al
+  out 0xa0, al
+  mov al, 0x20
+  out 0x21, al
+  mov al, 0x28
+  out 0xa1, al
+  mov al, 4
+  out 0x21, al
+  mov al, 2
+  out 0xa1, al
+  mov al, 1
+  out 0x21, al
+  out 0xa1, al
+  mov al, ${imr & 0xff}
+  out 0x21, al
+  mov al, ${imr >> 8}
+  out 0xa1, al
+`;

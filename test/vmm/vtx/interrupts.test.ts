@@ -4,7 +4,7 @@
 // the VM, and the pending-event view (docs/vmm-interrupts.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { build, runGuest } from './guest';
+import { build, runGuest, PIC_INIT } from './guest';
 import { createVm, type Vm, type VmExit, type VmOptions, type ExitHandler } from '../../../src/vmm/vtx/index';
 
 /** Where the guest's handlers log: a count at LOG, the vectors from LOG+4, each handler's return EIP at EIPS + 4*vector. */
@@ -259,26 +259,6 @@ test('MTF with an injected event: the MTF exit comes before the handler\'s first
 
 // --- platform devices ------------------------------------------------------------
 
-/** Remap the PIC to 0x20/0x28, unmask `mask`-cleared lines. */
-const PIC_INIT = (imr: number): string => `  mov al, 0x11
-  out 0x20, al
-  out 0xa0, al
-  mov al, 0x20
-  out 0x21, al
-  mov al, 0x28
-  out 0xa1, al
-  mov al, 4
-  out 0x21, al
-  mov al, 2
-  out 0xa1, al
-  mov al, 1
-  out 0x21, al
-  out 0xa1, al
-  mov al, ${imr & 0xff}
-  out 0x21, al
-  mov al, ${imr >> 8}
-  out 0xa1, al
-`;
 
 test('PIC priority: IRQ 1 is delivered before IRQ 3 although raised after it', () => {
   const g = runWithCpuid(guest(`${PIC_INIT(0xfff5)}  cpuid\n  sti\n  nop\n  nop\n  nop\n`, [0x21, 0x23]), (vm) => {
