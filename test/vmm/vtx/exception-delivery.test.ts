@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_HANDLERS, createVm, type ExitHandler, type Vcpu, type VmExit } from '../../../src/vmm/vtx/index';
-import { build, runGuest } from './guest';
+import { build, runGuest, IDENTITY_PAGING_4M } from './guest';
 
 const MiB = 1 << 20;
 const SHUTDOWN = '  mov eax, 3\n  mov ebx, 0\n  vmcall\n';
@@ -40,19 +40,7 @@ const DIVIDE = '  xor eax, eax\n  xor edx, edx\n  xor ecx, ecx\n  div ecx\n';
 
 test('a #PF that exits leaves CR2 as the last delivered #PF set it; the qualification has the address; reflection delivers it', () => {
   // Guest paging identity-maps 0-4 MiB except pages 0x200000 and 0x201000; the #PF handler logs CR2 and maps the page.
-  const setup = `${gate(14, 'h_pf')}  mov edi, 0x10000
-  xor eax, eax
-  mov ecx, 1024
-  rep stosd
-  mov edi, 0x11000
-  mov eax, 3
-  mov ecx, 1024
-.id:
-  stosd
-  add eax, 0x1000
-  loop .id
-  mov dword [0x10000], 0x11003
-  mov dword [0x11000 + 0x200*4], 0
+  const setup = `${gate(14, 'h_pf')}${IDENTITY_PAGING_4M}  mov dword [0x11000 + 0x200*4], 0
   mov dword [0x11000 + 0x201*4], 0
 `;
   const body = `  mov eax, 0x10000

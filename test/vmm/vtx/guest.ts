@@ -73,3 +73,21 @@ export const PIC_INIT = (imr: number): string => `  mov al, 0x11
   mov al, ${imr >> 8}
   out 0xa1, al
 `;
+
+/**
+ * Guest page tables that identity-map 0-4 MiB with 4 KiB pages: the page directory at 0x10000
+ * (other entries empty), its one page table at 0x11000. The guest loads CR3 and sets CR0.PG itself.
+ */
+export const IDENTITY_PAGING_4M = `  mov edi, 0x10000
+  xor eax, eax
+  mov ecx, 1024
+  rep stosd
+  mov edi, 0x11000
+  mov eax, 3
+  mov ecx, 1024
+.id:
+  stosd
+  add eax, 0x1000
+  loop .id
+  mov dword [0x10000], 0x11003
+`;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createVm, type VmExit } from '../../../src/vmm/vtx/index';
 import { decodeEptp } from '../../../src/vmm/memory/index';
-import { build, runGuest, IDT } from './guest';
+import { build, runGuest, IDT, IDENTITY_PAGING_4M } from './guest';
 
 const SHUTDOWN = '  mov eax, 3\n  xor ebx, ebx\n  vmcall\n';
 const MiB = 1 << 20;
@@ -189,19 +189,7 @@ test('paging "none": no EPT, no unrestricted guest, GPA = HPA; an unpaged guest 
 
 test('setting the accessed bit in a guest PTE on a read-only EPT page: a paging-structure write (bits 1, 3, 5, 7), then mapped writable', () => {
   const src = `
-  mov edi, 0x10000
-  xor eax, eax
-  mov ecx, 2048
-  rep stosd
-  mov edi, 0x11000
-  mov eax, 3
-  mov ecx, 1024
-.id:
-  stosd
-  add eax, 0x1000
-  loop .id
-  mov dword [0x10000], 0x11003
-  mov eax, 0x10000
+${IDENTITY_PAGING_4M}  mov eax, 0x10000
   mov cr3, eax
   mov eax, cr0
   or eax, 0x80000000

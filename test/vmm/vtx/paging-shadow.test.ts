@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { assemble } from '../../../src/x86/asm/index';
 import { createVm, type Vm, type VmExit, type VmOptions } from '../../../src/vmm/vtx/index';
 import { parseVmConfig, toVmOptions } from '../../../src/vmm/config/index';
-import { build } from './guest';
+import { build, IDENTITY_PAGING_4M } from './guest';
 
 const MiB = 1 << 20;
 const SHUTDOWN = '  mov eax, 3\n  xor ebx, ebx\n  vmcall\n';
@@ -62,19 +62,7 @@ function paged(body: string, before = '', idt = 0x3000): Uint8Array {
   shr eax, 16
   mov [${idt} + 14*8 + 6], ax
   lidt [idtr]
-  mov edi, 0x10000
-  xor eax, eax
-  mov ecx, 1024
-  rep stosd
-  mov edi, 0x11000
-  mov eax, 3
-  mov ecx, 1024
-.id:
-  stosd
-  add eax, 0x1000
-  loop .id
-  mov dword [0x10000], 0x11003
-  mov dword [0x200000], 0x11
+${IDENTITY_PAGING_4M}  mov dword [0x200000], 0x11
   mov dword [0x201000], 0x22
 ${before}
   mov eax, 0x10000
