@@ -42,8 +42,11 @@ export interface ExitCostBreakdown {
 export class CycleCostModel implements ExitCostModel {
   readonly table: Readonly<CostTable>;
 
-  /** Fixed cycles per exit-reason name: the table is frozen all the way down, so they never change. */
-  private readonly fixedByName = new Map<string, number>();
+  /**
+   * Fixed cycles per exit reason: the table is frozen all the way down, so they never change. Kept by
+   * reason number (the name, the table's key, follows from it): an array index costs less than hashing a name.
+   */
+  private readonly fixedByReason: (number | undefined)[] = [];
 
   constructor(override: CostTableOverride = {}, base: Readonly<CostTable> = DEFAULT_COST_TABLE) {
     const t = mergeCostTable(base, override);
@@ -69,11 +72,11 @@ export class CycleCostModel implements ExitCostModel {
   }
 
   private fixedCycles(exit: VmExit): number {
-    const known = this.fixedByName.get(exit.name);
+    const known = this.fixedByReason[exit.reason];
     if (known !== undefined) return known;
     const t = this.table;
     const fixed = t.reasons[exit.name] ?? t.perExit ?? t.roundTrip + (t.handlers[exit.name] ?? t.defaultHandler);
-    this.fixedByName.set(exit.name, fixed);
+    this.fixedByReason[exit.reason] = fixed;
     return fixed;
   }
 

@@ -23,6 +23,16 @@ export class ClockDivider {
     // Split so the products stay exact doubles for any realistic count.
     const n = Math.floor(instructions);
     const ips = this.instructionsPerSecond;
+    // A clock at the CPU's rate (the APIC bus by default) ticks once per instruction.
+    if (this.deviceHz === ips && this.s.remainder === 0) return n;
+    // Most calls (a VM exit every few instructions) stay within one device tick: no division.
+    if (n < ips) {
+      const sum = this.s.remainder + n * this.deviceHz;
+      if (sum < ips) {
+        this.s.remainder = sum;
+        return 0;
+      }
+    }
     const whole = Math.floor(n / ips) * this.deviceHz;
     const acc = this.s.remainder + (n % ips) * this.deviceHz;
     this.s.remainder = acc % ips;

@@ -2,8 +2,8 @@
 // FNV-1a taken over 32-bit words (each word is XORed into the low half, then
 // the state is multiplied by the FNV prime), over a canonical encoding of each
 // exit, kept incrementally so a VM can carry it over millions of exits. The
-// 64-bit product is done in 16-bit limbs with small integers (no BigInt on
-// the per-exit path).
+// 64-bit product is done in int32 arithmetic (no BigInt, no doubles on the
+// per-exit path).
 
 import type { VmExit } from '../vtx/exit-info';
 
@@ -38,11 +38,13 @@ export interface TraceHashState {
 }
 
 export class TraceHash {
-  private hi = BASIS_HI;
-  private lo = BASIS_LO;
+  /** The state's halves as int32 (the same bits; `digest` and `snapshot` show them unsigned). */
+  private hi = BASIS_HI | 0;
+  private lo = BASIS_LO | 0;
   /** Exits hashed so far. */
   exits = 0;
-  private readonly words = new Uint32Array(WORDS);
+  /** Int32: XOR needs only the bits, and int32 elements stay small integers in the engine. */
+  private readonly words = new Int32Array(WORDS);
 
   add(e: VmExit): void {
     const w = this.words;
@@ -51,21 +53,19 @@ export class TraceHash {
     w[6] = e.interruptionInfo; w[7] = e.interruptionErrorCode;
     w[8] = e.idtVectoringInfo; w[9] = e.idtVectoringErrorCode;
     w[10] = e.guestLinearAddress ?? 0; w[11] = e.guestPhysicalAddress ?? 0;
-    // Four 16-bit limbs in locals keep every value a small integer: no boxing, no float division.
-    let h0 = this.lo & 0xffff, h1 = this.lo >>> 16, h2 = this.hi & 0xffff, h3 = this.hi >>> 16;
+    let lo = this.lo, hi = this.hi;
     for (let k = 0; k < WORDS; k++) {
-      const v = w[k];
-      h0 ^= v & 0xffff;
-      h1 ^= v >>> 16;
-      // h · (2^40 + 0x1B3) mod 2^64: the 2^40 part shifts limbs 0 and 1 into limbs 2 and 3 by 8 bits.
-      const t0 = h0 * PRIME_LOW;
-      const t1 = h1 * PRIME_LOW + (t0 >>> 16);
-      const t2 = h2 * PRIME_LOW + (h0 << 8) + (t1 >>> 16);
-      const t3 = h3 * PRIME_LOW + (h1 << 8) + (t2 >>> 16);
-      h0 = t0 & 0xffff; h1 = t1 & 0xffff; h2 = t2 & 0xffff; h3 = t3 & 0xffff;
+      lo ^= w[k];
+      // h · (2^40 + 0x1B3) mod 2^64 in int32 arithmetic. The low word is Math.imul's; the carry out of it
+      // comes from lo · 0x1B3 in two 16-bit halves (each product below 2^25); the 2^40 part shifts lo into
+      // hi by 8 bits. The next low word depends on the imul alone, so the two halves proceed in parallel.
+      const t0 = (lo & 0xffff) * PRIME_LOW;
+      const carry = ((lo >>> 16) * PRIME_LOW + (t0 >>> 16)) >>> 16;
+      hi = (Math.imul(hi, PRIME_LOW) + carry + (lo << 8)) | 0;
+      lo = Math.imul(lo, PRIME_LOW);
     }
-    this.lo = ((h1 << 16) | h0) >>> 0;
-    this.hi = ((h3 << 16) | h2) >>> 0;
+    this.lo = lo;
+    this.hi = hi;
     this.exits++;
   }
 
@@ -75,11 +75,11 @@ export class TraceHash {
   }
 
   snapshot(): TraceHashState {
-    return { hi: this.hi, lo: this.lo, exits: this.exits };
+    return { hi: this.hi >>> 0, lo: this.lo >>> 0, exits: this.exits };
   }
 
   restore(s: TraceHashState): void {
-    this.hi = s.hi >>> 0; this.lo = s.lo >>> 0; this.exits = s.exits;
+    this.hi = s.hi | 0; this.lo = s.lo | 0; this.exits = s.exits;
   }
 }
 

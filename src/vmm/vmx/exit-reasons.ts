@@ -109,13 +109,16 @@ export const EXIT_REASONS: readonly ExitReason[] = ROWS.map(([number, name, sdmN
 }));
 
 const BY_NUMBER = new Map(EXIT_REASONS.map((r) => [r.number, r]));
+/** Basic reasons are small numbers: every VM exit names its reason through this array. */
+const BY_INDEX: (ExitReason | undefined)[] = [];
+for (const r of EXIT_REASONS) BY_INDEX[r.number] = r;
 const BY_NAME = new Map(EXIT_REASONS.map((r) => [r.name, r]));
 
 /** Basic exit-reason numbers by name: `EXIT_REASON.IO_INSTRUCTION === 30`. */
 export const EXIT_REASON: Readonly<Record<string, number>> = Object.fromEntries(EXIT_REASONS.map((r) => [r.name, r.number]));
 
 export function exitReason(basic: number): ExitReason | undefined {
-  return BY_NUMBER.get(basic);
+  return BY_INDEX[basic];
 }
 
 export function exitReasonByName(name: string): ExitReason | undefined {

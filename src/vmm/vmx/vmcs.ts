@@ -46,6 +46,26 @@ const IS64 = VMCS_FIELDS.map((f) => f.width === 64);
 /** The bits of `lo` a field keeps: fields narrower than 32 bits are truncated on every write. */
 const LOW_MASK = Uint32Array.from(BITS, (b) => (b >= 32 ? 0xffffffff : (1 << b) - 1));
 const ERROR_SLOT = SLOT_BY_ENCODING.get(VMCS.VM_INSTRUCTION_ERROR) as number;
+/** The `held` mask of a VMCS whose guest state nobody holds. */
+const NOTHING_HELD = new Uint8Array(VMCS_FIELDS.length);
+
+/**
+ * Where guest-state fields live while a processor holds them instead of the
+ * VMCS. A VM exit stores some forty guest-state fields that the VM entry
+ * after it loads back unchanged, unless the VMM wrote one: KVM caches them
+ * and reads a field from the processor only when asked (vmx_cache_reg). A
+ * holder is that cache turned around. While it holds, reading a held field
+ * reads the processor, and writing one first stores every held field into
+ * the VMCS (`release`), which takes them over again.
+ */
+export interface GuestStateHolder {
+  /** 1 at the slot (`vmcsSlot`) of every field the holder keeps. */
+  readonly held: Uint8Array;
+  /** A held field's value now (32-bit fields; a held 64-bit field is released before it is read). */
+  read(slot: number): number;
+  /** Writes every held field into `vmcs` with `setAt`/`setU32At`. */
+  store(vmcs: Vmcs): void;
+}
 
 export class Vmcs {
   readonly vmwriteExitInformation: boolean;
@@ -60,6 +80,8 @@ export class Vmcs {
   private readonly baseHi = new Uint32Array(VMCS_FIELDS.length);
   private dirtyList: number[] = [];
   private allDirty = true;
+  private holder: GuestStateHolder | null = null;
+  private held: Uint8Array = NOTHING_HELD;
 
   constructor(options: VmcsOptions = {}) {
     this.vmwriteExitInformation = options.vmwriteExitInformation ?? false;
@@ -68,6 +90,7 @@ export class Vmcs {
 
   /** All fields zero. */
   reset(): void {
+    this.drop();
     this.lo.fill(0);
     this.hi.fill(0);
     this.allDirty = true;
@@ -78,6 +101,7 @@ export class Vmcs {
    * previous call, or 'all' after a reset, restore or the first call.
    */
   takeChanges(): number[] | 'all' {
+    this.release();
     this.takes++;
     const written = this.dirtyList;
     const changed: number[] = [];
@@ -99,11 +123,44 @@ export class Vmcs {
   }
   private takes = 0;
 
-  /** Would takeChanges() report anything now? (Does not take them.) */
+  /**
+   * Would takeChanges() report anything now? (Does not take them.) Fields a
+   * holder keeps are not looked at: whoever asks while a holder holds must
+   * know by other means whether they changed.
+   */
   changedSinceTake(): boolean {
     if (this.allDirty) return true;
     for (const i of this.dirtyList) if (this.lo[i] !== this.baseLo[i] || this.hi[i] !== this.baseHi[i]) return true;
     return false;
+  }
+
+  // --- guest state held by a processor ---------------------------------------
+
+  /** From now on the held fields live in `holder` (see GuestStateHolder). */
+  hold(holder: GuestStateHolder): void {
+    this.holder = holder;
+    this.held = holder.held;
+  }
+
+  /** Does a holder keep the guest state now? */
+  get isHeld(): boolean {
+    return this.holder !== null;
+  }
+
+  /** Stores the held fields into the VMCS and ends the holding; false when nothing was held. */
+  release(): boolean {
+    const h = this.holder;
+    if (h === null) return false;
+    this.holder = null;
+    this.held = NOTHING_HELD;
+    h.store(this);
+    return true;
+  }
+
+  /** Ends the holding without storing (the fields are about to be replaced). */
+  private drop(): void {
+    this.holder = null;
+    this.held = NOTHING_HELD;
   }
 
   /** Call before writing slot i: remembers the value the last takeChanges() saw. */
@@ -121,6 +178,7 @@ export class Vmcs {
     const access = resolveAccess(encoding);
     if (!access) return this.fail(VMXERR_UNSUPPORTED_VMCS_COMPONENT);
     const i = SLOT_BY_ENCODING.get(access.field.encoding) as number;
+    if (this.held[i] !== 0) this.release();
     return { ok: true, value: access.high ? this.hi[i] : this.lo[i] };
   }
 
@@ -131,6 +189,7 @@ export class Vmcs {
     if (access.field.readOnly && !this.vmwriteExitInformation) return this.fail(VMXERR_VMWRITE_READ_ONLY_VMCS_COMPONENT);
     const v = value >>> 0;
     const i = SLOT_BY_ENCODING.get(access.field.encoding) as number;
+    if (this.held[i] !== 0) this.release();
     this.touch(i);
     if (access.high) {
       this.hi[i] = v;
@@ -145,18 +204,30 @@ export class Vmcs {
 
   /** Engine access, no VMX checks (read-only fields included). 64-bit values above 2^53 lose precision: use getBig. */
   get(name: VmcsFieldName): number {
-    const i = slot(name);
-    return IS64[i] ? this.hi[i] * TWO32 + this.lo[i] : this.lo[i];
+    return this.getAt(slot(name));
   }
 
   getBig(name: VmcsFieldName): bigint {
     const i = slot(name);
+    if (this.held[i] !== 0) this.release();
     return (BigInt(this.hi[i]) << 32n) | BigInt(this.lo[i]);
   }
 
   /** `get` by slot number (`vmcsSlot`), for the VM exit and entry paths that touch dozens of fields. */
   getAt(i: number): number {
+    if (this.held[i] !== 0) {
+      if (!IS64[i]) return (this.holder as GuestStateHolder).read(i);
+      this.release();
+    }
     return IS64[i] ? this.hi[i] * TWO32 + this.lo[i] : this.lo[i];
+  }
+
+  /**
+   * Bits 31:0 of a field no holder keeps (a control word): what the exit and
+   * entry paths test a dozen times per exit, without the checks of `getAt`.
+   */
+  lowAt(i: number): number {
+    return this.lo[i];
   }
 
   /** Engine access: sets any field (exit information included), truncated to the field width. */
@@ -166,6 +237,7 @@ export class Vmcs {
 
   /** `set` by slot number (`vmcsSlot`). */
   setAt(i: number, value: number | bigint): void {
+    if (this.held[i] !== 0) this.release();
     if (typeof value === 'number' && value >= -0x80000000 && value <= 0xffffffff && (value >>> 0 === value || (value | 0) === value)) {
       // A 32-bit value (signed or not): no BigInt needed. Negative values sign-extend into a 64-bit field.
       const lo = (value & LOW_MASK[i]) >>> 0;
@@ -193,6 +265,7 @@ export class Vmcs {
    * it skips the type and range tests.
    */
   setU32At(i: number, value: number): void {
+    if (this.held[i] !== 0) this.release();
     const lo = (value & LOW_MASK[i]) >>> 0;
     if (this.lo[i] !== lo || this.hi[i] !== 0) {
       this.touch(i);
@@ -209,10 +282,12 @@ export class Vmcs {
 
   /** Every field with its value, in table order. */
   entries(): { field: VmcsField; value: number; high?: number }[] {
+    this.release();
     return VMCS_FIELDS.map((field, i) => (IS64[i] ? { field, value: this.lo[i], high: this.hi[i] } : { field, value: this.lo[i] }));
   }
 
   snapshot(): VmcsSnapshot {
+    this.release();
     const fields: Record<string, number> = {};
     const high: Record<string, number> = {};
     VMCS_FIELDS.forEach((f, i) => {

@@ -30,10 +30,27 @@ export class CpuidTable {
 
   set(leaf: number, regs: CpuidRegs): void {
     this.overrides.set(leaf >>> 0, { ...regs });
+    this.computed.delete(leaf >>> 0);
   }
 
-  lookup(leaf: number, subleaf: number): CpuidRegs {
+  /**
+   * The registers leaf `leaf` returns. The result is shared and frozen: the
+   * CPUID handler runs on every exit of a CPUID loop, so no leaf is computed
+   * twice (the machine's leaves ignore the subleaf).
+   */
+  lookup(leaf: number, subleaf: number): Readonly<CpuidRegs> {
     const l = leaf >>> 0;
+    let regs = this.computed.get(l);
+    if (regs === undefined) {
+      regs = Object.freeze(this.compute(l, subleaf));
+      this.computed.set(l, regs);
+    }
+    return regs;
+  }
+
+  private readonly computed = new Map<number, Readonly<CpuidRegs>>();
+
+  private compute(l: number, subleaf: number): CpuidRegs {
     const o = this.overrides.get(l);
     if (o !== undefined) return { ...o };
     if (l === HYPERVISOR_LEAF) {

@@ -281,6 +281,9 @@ export class VcpuEvents implements VcpuEventHooks {
       this.exited = false;
       this.completeInterrupted(vcpu);
     }
+    // Most entries have nothing to inject and nothing to arm: tell that from the queues alone, before
+    // reading guest state (which may be held by the CPU, RFLAGS costing a flags computation).
+    if ((v.lowAt(F.ENTRY_INTR_INFO) & VALID) === 0 && this.queue.length === 0 && !this.nmiPending && this.nextInterrupt() === null) return;
     const activity = v.getAt(F.ACTIVITY);
     if (activity === ACTIVITY_WAIT_FOR_SIPI) return;
     const intr = v.getAt(F.INTERRUPTIBILITY);
@@ -325,7 +328,7 @@ export class VcpuEvents implements VcpuEventHooks {
    */
   private completeInterrupted(vcpu: Vcpu): void {
     const v = vcpu.vmcs;
-    const info = v.getAt(F.IDT_VECTORING_INFO) >>> 0;
+    const info = v.lowAt(F.IDT_VECTORING_INFO);
     if ((info & VALID) === 0) return;
     const vector = info & 0xff;
     const type = (info >>> 8) & 7;

@@ -4,7 +4,7 @@
 // across unchanged.
 
 import type { Cpu } from '../../x86/cpu/cpu';
-import { VMCS_FIELDS, vmcsSlot, type Vmcs, type VmcsFieldName } from '../vmx';
+import { VMCS_FIELDS, vmcsSlot, type GuestStateHolder, type Vmcs, type VmcsFieldName } from '../vmx';
 
 /** Selector, base, limit and access-rights fields of one segment register, as VMCS slot numbers. */
 type SegFields = [number, number, number, number];
@@ -125,6 +125,50 @@ export function loadGuestState(cpu: Cpu, vmcs: Vmcs, keepTlb = false): void {
   // updateDebug drops every compiled block; an entry that leaves DR7 alone must not pay for that.
   if (debugChanged) cpu.updateDebug();
   cpu.reloadState(flush);
+}
+
+/**
+ * The processor as holder of its own guest state (Vmcs.hold): what
+ * `saveGuestState` would store, read field by field when somebody asks.
+ * Slots are filled in the order `saveGuestState` writes them.
+ */
+type Reader = (cpu: Cpu) => number;
+const READERS: Reader[] = [];
+const HELD = new Uint8Array(VMCS_FIELDS.length);
+function reads(slot: number, fn: Reader): void {
+  READERS[slot] = fn;
+  HELD[slot] = 1;
+}
+reads(S.CR0, (c) => c.cr0 >>> 0);
+reads(S.CR3, (c) => c.cr3 >>> 0);
+reads(S.CR4, (c) => c.cr4 >>> 0);
+reads(S.DR7, (c) => c.dr[7] >>> 0);
+reads(S.RSP, (c) => c.r[4] >>> 0);
+reads(S.RIP, (c) => c.eip >>> 0);
+reads(S.RFLAGS, (c) => c.eflags >>> 0);
+const segmentAt = (c: Cpu, k: number): SegLike => (k < 6 ? c.seg[k] : k === 6 ? c.ldtr : c.tr);
+[...SEGMENT_FIELDS, LDTR_FIELDS, TR_FIELDS].forEach((f, k) => {
+  reads(f[0], (c) => segmentAt(c, k).selector >>> 0);
+  reads(f[1], (c) => segmentAt(c, k).base >>> 0);
+  reads(f[2], (c) => segmentAt(c, k).limit >>> 0);
+  reads(f[3], (c) => segmentAt(c, k).attr >>> 0);
+});
+reads(S.GDTR_BASE, (c) => c.gdtr.base >>> 0);
+reads(S.GDTR_LIMIT, (c) => c.gdtr.limit >>> 0);
+reads(S.IDTR_BASE, (c) => c.idtr.base >>> 0);
+reads(S.IDTR_LIMIT, (c) => c.idtr.limit >>> 0);
+// 64-bit MSR fields: the VMCS stores all held fields before one of these is read.
+for (const slot of MSR_SLOTS) reads(slot, () => 0);
+reads(S.ACTIVITY, (c) => (c.halted ? 1 : 0));
+reads(S.INTERRUPTIBILITY, (c) => (c.shadow ? INTERRUPTIBILITY_STI : 0) | (c.ssShadow ? INTERRUPTIBILITY_MOV_SS : 0) | (c.nmiBlocked ? INTERRUPTIBILITY_NMI : 0));
+
+/** A holder (Vmcs.hold) for the guest state `cpu` has: a VM exit hands it this instead of saving. */
+export function cpuGuestState(cpu: Cpu): GuestStateHolder {
+  return {
+    held: HELD,
+    read: (slot) => READERS[slot](cpu),
+    store: (vmcs) => saveGuestState(cpu, vmcs),
+  };
 }
 
 interface SegLike { selector: number; base: number; limit: number; attr: number; set(sel: number, base: number, limit: number, attr: number): void }

@@ -12,9 +12,9 @@ import type { CpuIntercept, ExceptionContext, ExceptionKind, VmxOp } from '../..
 import { raiseException } from '../../x86/cpu/interrupts';
 import { VmExitSignal, type DeliveringEvent } from '../../x86/cpu/fault';
 import { writeCr } from '../../x86/cpu/compile-system';
-import { Vmcs, EXIT_REASON, vmcsSlot, encodeCrAccess, encodeDrAccess, encodeIoQualification, encodeInterruptionInfo, exitReason, summarizeExitQualification, EXCEPTION_MNEMONICS, type VmcsFieldName, type ControlSetId } from '../vmx';
+import { Vmcs, EXIT_REASON, type GuestStateHolder, vmcsSlot, encodeCrAccess, encodeDrAccess, encodeIoQualification, encodeInterruptionInfo, exitReason, summarizeExitQualification, EXCEPTION_MNEMONICS, type VmcsFieldName, type ControlSetId } from '../vmx';
 import { IoBitmaps, MsrBitmap, hex } from './bitmaps';
-import { saveGuestState, loadGuestState } from './guest-state';
+import { saveGuestState, loadGuestState, cpuGuestState } from './guest-state';
 import { descriptorTableInfo, vmxInstructionInfo, type ExitRequest, type VmExit } from './exit-info';
 import { checkVmEntry, type EntryCheckFailure } from './entry-checks';
 import { HostMsrView, loadEntryMsrs, loadExitMsrs, storeExitMsrs } from './msr-areas';
@@ -93,7 +93,12 @@ export class Vcpu {
   /** The event whose delivery the CPU started most recently, to fill IDT-vectoring information. */
   private delivering: { info: number; error: number; icount: number; eip: number; cs: number } | null = null;
 
-  constructor(readonly index: number, readonly cpu: Cpu, private readonly sink: ExitSink, private readonly nextSequence: () => number) {}
+  /** The CPU as holder of its own guest state between an instruction exit and the entry after it (Vmcs.hold). */
+  private readonly liveState: GuestStateHolder;
+
+  constructor(readonly index: number, readonly cpu: Cpu, private readonly sink: ExitSink, private readonly nextSequence: () => number) {
+    this.liveState = cpuGuestState(cpu);
+  }
 
   // --- controls -----------------------------------------------------------
 
@@ -104,8 +109,8 @@ export class Vcpu {
   /** `control` with the bit resolved beforehand (`controlRef`): exits and entries test several controls each. */
   has(ref: ControlRef): boolean {
     const v = this.vmcs;
-    if (ref.secondary && (v.getAt(PRIMARY_CONTROLS_SLOT) & SEC_CONTROLS_MASK) === 0) return false;
-    return (v.getAt(ref.slot) & ref.mask) !== 0;
+    if (ref.secondary && (v.lowAt(PRIMARY_CONTROLS_SLOT) & SEC_CONTROLS_MASK) === 0) return false;
+    return (v.lowAt(ref.slot) & ref.mask) !== 0;
   }
 
   setControl(set: ControlSetId, name: string, on: boolean): void {
@@ -124,6 +129,13 @@ export class Vcpu {
   entryFailure: EntryCheckFailure | null = null;
   /** `vmcs.changeTakes` right after entry checks that all passed, or -1. */
   private passedAtTake = -1;
+  /** `cpu.linGen` after the last successful entry loaded the guest state. */
+  private passedLinGen = -1;
+
+  /** With VPIDs the guest's cached translations survive the exit and entry (SDM 29.1). */
+  private keepsTlb(): boolean {
+    return this.has(CTL.vpid) && this.vmcs.lowAt(F.VPID) !== 0;
+  }
 
   /**
    * Runs the VM-entry checks, then loads the guest state from the VMCS into
@@ -132,19 +144,27 @@ export class Vcpu {
    */
   enter(): boolean {
     this.eventHooks?.beforeEntry(this);
-    // The checks are a pure function of the VMCS: when they passed and no field changed since, they pass again.
     const v = this.vmcs;
-    if (this.passedAtTake === v.changeTakes && !v.changedSinceTake()) {
+    const c = this.cpu;
+    const keepTlb = this.keepsTlb();
+    // Without VPIDs the entry flushes cached translations: that is loadGuestState's work.
+    if (!keepTlb) v.release();
+    // The checks are a pure function of the VMCS: when they passed and no field changed since, they pass again.
+    // Held guest state is the CPU's own: a VMM write would have released it, and what the guest did itself
+    // leaves a state the checks accept unless it changed modes or paging (linGen), which re-runs them.
+    if (this.passedAtTake === v.changeTakes && !v.changedSinceTake() && (!v.isHeld || this.passedLinGen === c.linGen)) {
       this.entryFailure = null;
     } else {
       this.entryFailure = checkVmEntry(v);
       this.passedAtTake = this.entryFailure === null ? v.changeTakes : -1;
     }
     if (this.entryFailure === null) {
-      // With VPIDs the guest's cached translations survive the exit and entry (SDM 29.1).
-      loadGuestState(this.cpu, this.vmcs, this.has(CTL.vpid) && this.vmcs.getAt(F.VPID) !== 0);
+      // Still held: the CPU has exactly the state the entry would load.
+      if (v.isHeld) c.dropPendingDelivery();
+      else loadGuestState(c, v, keepTlb);
+      this.passedLinGen = c.linGen;
       // SDM 27.4: MSRs are loaded after the guest state and before event injection (an empty list, the usual case, does nothing).
-      if (this.vmcs.getAt(F.ENTRY_MSR_LOAD_COUNT) !== 0) this.entryFailure = loadEntryMsrs(this.cpu, this.vmcs);
+      if (this.vmcs.lowAt(F.ENTRY_MSR_LOAD_COUNT) !== 0) this.entryFailure = loadEntryMsrs(this.cpu, this.vmcs);
     }
     if (this.entryFailure !== null) {
       if (this.entryFailure.exitReason !== undefined) {
@@ -155,7 +175,7 @@ export class Vcpu {
       this.failEntry(this.entryFailure);
       return false;
     }
-    const injected = this.vmcs.getAt(F.ENTRY_INTR_INFO);
+    const injected = this.vmcs.lowAt(F.ENTRY_INTR_INFO);
     this.entered?.(this, (injected & 0x80000000) !== 0 ? injected : 0);
     this.injectPending();
     this.eventHooks?.afterEntry(this);
@@ -198,12 +218,20 @@ export class Vcpu {
 
   /** Guest state from the CPU into the VMCS (what a VM exit stores). */
   saveState(): void {
-    saveGuestState(this.cpu, this.vmcs);
+    if (!this.vmcs.release()) saveGuestState(this.cpu, this.vmcs);
   }
 
   /** Advances GUEST_RIP past the exiting instruction and clears STI/MOV SS blocking, as a handler that completed it does. */
   skipInstruction(): void {
     const v = this.vmcs;
+    if (v.isHeld) {
+      // The same change made where the state is held (GUEST_RIP and the interruptibility bits read from the CPU).
+      const c = this.cpu;
+      c.eip = (c.eip + v.lowAt(F.EXIT_INSTRUCTION_LEN)) >>> 0;
+      c.shadow = false;
+      c.ssShadow = false;
+      return;
+    }
     v.setAt(F.RIP, (v.getAt(F.RIP) + v.getAt(F.EXIT_INSTRUCTION_LEN)) >>> 0);
     v.setAt(F.INTERRUPTIBILITY, v.getAt(F.INTERRUPTIBILITY) & ~3);
   }
@@ -237,39 +265,53 @@ export class Vcpu {
    * runs the handler and re-enters. Returns the handler's decision; with
    * 'emulate' the hook then lets the CPU carry out the instruction itself.
    */
-  exit(req: ExitRequest): ExitAction {
+  exit(req: ExitRequest, atInstruction = false): ExitAction {
     try {
-      return this.exitAndEnter(req);
+      return this.exitAndEnter(req, atInstruction);
     } finally {
       this.eventHooks?.afterExit(this);
     }
   }
 
-  private exitAndEnter(req: ExitRequest): ExitAction {
+  /**
+   * `atInstruction`: the exit comes from an instruction's interception hook,
+   * at an instruction boundary with nothing of the instruction done. Then,
+   * with VPIDs, the CPU holds the guest state for the VMCS instead of the
+   * exit storing it (Vmcs.hold): reading a field reads the CPU, a write
+   * stores them all, and an entry that finds them still held loads nothing.
+   */
+  private exitAndEnter(req: ExitRequest, atInstruction: boolean): ExitAction {
     const c = this.cpu;
     const v = this.vmcs;
-    this.saveState();
+    if (atInstruction && this.keepsTlb()) v.hold(this.liveState);
+    else this.saveState();
     this.eventHooks?.atExit(this);
     // Every VM exit clears the valid bit of the VM-entry interruption-information field (SDM "Updating Non-Register State").
-    v.setAt(F.ENTRY_INTR_INFO, v.getAt(F.ENTRY_INTR_INFO) & 0x7fffffff);
+    v.setU32At(F.ENTRY_INTR_INFO, (v.lowAt(F.ENTRY_INTR_INFO) & 0x7fffffff) >>> 0);
     const qualification = (req.qualification ?? 0) >>> 0;
-    v.setAt(F.EXIT_REASON, req.reason);
-    v.setAt(F.QUALIFICATION, qualification);
-    v.setAt(F.EXIT_INSTRUCTION_LEN, req.instructionLength ?? 0);
-    v.setAt(F.INSTRUCTION_INFO, req.instructionInfo ?? 0);
+    const instructionLength = (req.instructionLength ?? 0) >>> 0;
+    const instructionInfo = (req.instructionInfo ?? 0) >>> 0;
+    const interruptionInfo = (req.interruptionInfo ?? 0) >>> 0;
+    const interruptionErrorCode = (req.interruptionErrorCode ?? 0) >>> 0;
+    v.setU32At(F.EXIT_REASON, req.reason >>> 0);
+    v.setU32At(F.QUALIFICATION, qualification);
+    v.setU32At(F.EXIT_INSTRUCTION_LEN, instructionLength);
+    v.setU32At(F.INSTRUCTION_INFO, instructionInfo);
     v.setAt(F.GLA, req.guestLinearAddress ?? 0);
     v.setAt(F.GPA, req.guestPhysicalAddress ?? 0);
-    v.setAt(F.EXIT_INTR_INFO, req.interruptionInfo ?? 0);
-    v.setAt(F.EXIT_INTR_ERROR_CODE, req.interruptionErrorCode ?? 0);
+    v.setU32At(F.EXIT_INTR_INFO, interruptionInfo);
+    v.setU32At(F.EXIT_INTR_ERROR_CODE, interruptionErrorCode);
     const d = this.delivering;
     const vectoring = d !== null && d.icount === c.icount && d.eip === (c.eip >>> 0) && d.cs === c.seg[1].selector && req.reason !== EXIT_REASON.TRIPLE_FAULT;
     // An exit raised outside the exception hook (an EPT violation in event delivery) names the event itself.
-    v.setAt(F.IDT_VECTORING_INFO, req.idtVectoringInfo ?? (vectoring ? d.info : 0));
-    v.setAt(F.IDT_VECTORING_ERROR_CODE, req.idtVectoringErrorCode ?? (vectoring ? d.error : 0));
+    const idtVectoringInfo = (req.idtVectoringInfo ?? (vectoring ? d.info : 0)) >>> 0;
+    const idtVectoringErrorCode = (req.idtVectoringErrorCode ?? (vectoring ? d.error : 0)) >>> 0;
+    v.setU32At(F.IDT_VECTORING_INFO, idtVectoringInfo);
+    v.setU32At(F.IDT_VECTORING_ERROR_CODE, idtVectoringErrorCode);
     this.delivering = null;
     // SDM 28.4, 28.6: guest MSRs are stored and host MSRs loaded before root mode runs; a failure is a VMX abort.
-    const abort = (v.getAt(F.EXIT_MSR_STORE_COUNT) === 0 ? null : storeExitMsrs(c, v))
-      ?? (v.getAt(F.EXIT_MSR_LOAD_COUNT) === 0 ? null : loadExitMsrs(c, v, this.hostMsrs));
+    const abort = (v.lowAt(F.EXIT_MSR_STORE_COUNT) === 0 ? null : storeExitMsrs(c, v))
+      ?? (v.lowAt(F.EXIT_MSR_LOAD_COUNT) === 0 ? null : loadExitMsrs(c, v, this.hostMsrs));
     if (abort !== null) {
       this.stopAction = { kind: 'stop', reason: 'error', message: abort.message };
       c.requestStop('error', abort.message);
@@ -280,18 +322,19 @@ export class Vcpu {
       vcpu: this.index,
       reason: req.reason,
       name: exitReason(req.reason)?.name ?? `reason ${req.reason}`,
-      rip: v.getAt(F.RIP),
+      // Held or saved, GUEST_RIP is the CPU's EIP at this point.
+      rip: c.eip >>> 0,
       qualification,
       summary: summarizeExitQualification(req.reason, qualification,
         req.guestLinearAddress === undefined && req.guestPhysicalAddress === undefined ? NO_ADDRESSES : { gla: req.guestLinearAddress, gpa: req.guestPhysicalAddress }),
-      instructionLength: v.getAt(F.EXIT_INSTRUCTION_LEN),
-      instructionInfo: v.getAt(F.INSTRUCTION_INFO),
+      instructionLength: v.lowAt(F.EXIT_INSTRUCTION_LEN),
+      instructionInfo: v.lowAt(F.INSTRUCTION_INFO),
       guestLinearAddress: req.guestLinearAddress,
       guestPhysicalAddress: req.guestPhysicalAddress,
-      interruptionInfo: v.getAt(F.EXIT_INTR_INFO),
-      interruptionErrorCode: v.getAt(F.EXIT_INTR_ERROR_CODE),
-      idtVectoringInfo: v.getAt(F.IDT_VECTORING_INFO),
-      idtVectoringErrorCode: v.getAt(F.IDT_VECTORING_ERROR_CODE),
+      interruptionInfo,
+      interruptionErrorCode,
+      idtVectoringInfo,
+      idtVectoringErrorCode,
       why: req.why,
     };
     this.sequence++;
@@ -303,7 +346,7 @@ export class Vcpu {
     if (action.kind === 'stop' && action.reason !== 'hlt') {
       // The VM ends here and is never entered again: the CPU shows the guest state the handler left in the
       // VMCS, but no event is injected (re-injecting one whose delivery faults would exit again, without end).
-      loadGuestState(c, this.vmcs, this.has(CTL.vpid) && this.vmcs.getAt(F.VPID) !== 0);
+      if (!v.isHeld) loadGuestState(c, v, this.keepsTlb());
       return action;
     }
     if (this.blocked && action.kind === 'resume') {
@@ -327,7 +370,7 @@ export class Vcpu {
 
   private injectPending(): void {
     const v = this.vmcs;
-    const info = v.getAt(F.ENTRY_INTR_INFO);
+    const info = v.lowAt(F.ENTRY_INTR_INFO);
     if ((info & 0x80000000) === 0) return;
     v.setAt(F.ENTRY_INTR_INFO, info & 0x7fffffff);
     const vector = info & 0xff;
@@ -480,7 +523,7 @@ export class Vcpu {
   /** An instruction-caused exit, or false (native behaviour) when `why` is undefined. */
   private instructionExit(reason: number, why: string | undefined, length: number, req?: Omit<ExitRequest, 'reason' | 'why'>): boolean {
     if (why === undefined) return false;
-    const action = this.exit(req === undefined ? { reason, why, instructionLength: length } : { ...req, reason, why, instructionLength: length });
+    const action = this.exit(req === undefined ? { reason, why, instructionLength: length } : { ...req, reason, why, instructionLength: length }, true);
     return action.kind !== 'emulate';
   }
 

@@ -159,24 +159,24 @@ export type { PendingSignal } from './smp';
  * building and copying event records when nobody listens.
  */
 class VmEmitter extends Emitter<VmEvents> {
-  private readonly counts = new Map<keyof VmEvents, number>();
+  private readonly counts: Record<keyof VmEvents, number> = { exit: 0, entry: 0, stop: 0, output: 0 };
 
   override on<K extends keyof VmEvents>(name: K, fn: (e: VmEvents[K]) => void): () => void {
     const off = super.on(name, fn);
-    this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
+    this.counts[name]++;
     let subscribed = true;
     return () => {
       // Counted down once; a count left too high only costs an emit to nobody.
       if (subscribed) {
         subscribed = false;
-        this.counts.set(name, (this.counts.get(name) ?? 1) - 1);
+        this.counts[name]--;
       }
       off();
     };
   }
 
   has(name: keyof VmEvents): boolean {
-    return (this.counts.get(name) ?? 0) > 0;
+    return this.counts[name] > 0;
   }
 }
 
@@ -189,7 +189,8 @@ export class Vm {
   readonly bus: IoBus;
   /** Everything the guest wrote to the console through hypercalls and console ports, in order. */
   readonly output: number[] = [];
-  private readonly handlers: Partial<Record<number, ExitHandler>>;
+  /** By exit reason (basic exit reasons are small numbers: an array, not a dictionary, on every exit). */
+  private readonly handlers: (ExitHandler | undefined)[];
   private readonly context: HandlerContext;
   /** Per vCPU: has its first VM entry (VMLAUNCH) happened. */
   private readonly launched: boolean[] = [];
@@ -231,7 +232,9 @@ export class Vm {
     this.stats = new ExitStats(options.costModel ?? defaultCostModel());
     this.memory = new VmMemory(this.machine, options.paging ?? 'ept', layout, options.memory ?? {}, options.mode === 'real');
     const base = { ...DEFAULT_HANDLERS, ...SMP_HANDLERS };
-    this.handlers = { ...base, ...this.memory.handlers(base), ...options.handlers };
+    const handlers: Partial<Record<number, ExitHandler>> = { ...base, ...this.memory.handlers(base), ...options.handlers };
+    this.handlers = [];
+    for (const [reason, handler] of Object.entries(handlers)) this.handlers[Number(reason)] = handler;
     this.registerState('memory', { snapshot: () => this.memory.snapshot(), restore: (st) => this.memory.restore(st) });
     this.context = {
       bus: this.bus,
@@ -673,14 +676,18 @@ export class Vm {
     return { kind: 'stop', instructions: s.instructions, stop };
   }
 
+  private readonly detail: ExitDetail = { cpuidLeaf: undefined, msr: undefined, repCount: undefined };
+
   private onExit(vcpu: Vcpu, exit: VmExit): ExitAction {
     this.runExits++;
     const c = vcpu.cpu;
-    const detail: ExitDetail = {};
-    if (exit.reason === EXIT_REASON.CPUID) detail.cpuidLeaf = c.r[0] >>> 0;
-    if (exit.reason === EXIT_REASON.MSR_READ || exit.reason === EXIT_REASON.MSR_WRITE) detail.msr = c.r[1] >>> 0;
+    // One record, refilled per exit (no allocation on the exit path); the statistics do not keep it.
+    const detail = this.detail;
+    detail.cpuidLeaf = exit.reason === EXIT_REASON.CPUID ? c.r[0] >>> 0 : undefined;
+    detail.msr = exit.reason === EXIT_REASON.MSR_READ || exit.reason === EXIT_REASON.MSR_WRITE ? c.r[1] >>> 0 : undefined;
     // REP string I/O: the cost model charges per element; the count register follows the address size (instruction information bits 9:7).
-    if (exit.reason === EXIT_REASON.IO_INSTRUCTION && (exit.qualification & 0x30) === 0x30) detail.repCount = ((exit.instructionInfo >>> 7) & 7) === 0 ? c.r[1] & 0xffff : c.r[1] >>> 0;
+    detail.repCount = exit.reason === EXIT_REASON.IO_INSTRUCTION && (exit.qualification & 0x30) === 0x30
+      ? (((exit.instructionInfo >>> 7) & 7) === 0 ? c.r[1] & 0xffff : c.r[1] >>> 0) : undefined;
     this.stats.record(exit, detail);
     // The trace hash sees every exit first, as the VM's own listener did before any other could subscribe.
     this.trace.add(exit);

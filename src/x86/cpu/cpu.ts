@@ -266,16 +266,26 @@ export class Cpu extends LazyFlags {
    */
   reloadState(flushTlb = true): void {
     this.lop = LF_NONE;
-    // Nothing detected before a wholesale load (a VM entry or exit) may reach a later delivery: an injected #PF keeps the CR2 its VMM set.
-    this.pendingFaultAddress = -1;
-    this.pendingDr6 = -1;
-    this.pendingDr7 = -1;
-    this.faultDuring = null;
+    this.dropPendingDelivery();
     const cpl = (this.cr0 & 1) === 0 ? 0 : (this.flags & VM) !== 0 ? 3 : this.seg[SS].dpl;
     this.setCpl(cpl);
     if (flushTlb) this.mmu.flush(true);
     this.modeChanged();
     this.updateAc();
+  }
+
+  /**
+   * Forgets what the current instruction noted for an exception it might
+   * deliver (fault address, DR6/DR7, the event being delivered). Nothing
+   * detected before a VM exit may reach a later delivery: an injected #PF
+   * keeps the CR2 its VMM set. A VM entry that finds the guest state still
+   * in the CPU calls this instead of `reloadState`.
+   */
+  dropPendingDelivery(): void {
+    this.pendingFaultAddress = -1;
+    this.pendingDr6 = -1;
+    this.pendingDr7 = -1;
+    this.faultDuring = null;
   }
 
   setCr0(v: number): void {

@@ -30,18 +30,36 @@ export class PhysicalMemory {
   constructor(size = 256 * 1024 * 1024) {
     this.size = size;
     this.ramPages = Math.ceil(size / PAGE_SIZE);
-    this.rpages = new Array<Uint8Array | undefined>(PAGE_COUNT).fill(undefined);
-    this.wpages = new Array<Uint8Array | undefined>(PAGE_COUNT).fill(undefined);
-    this.rpages32 = new Array<Int32Array | undefined>(PAGE_COUNT).fill(undefined);
-    this.wpages32 = new Array<Int32Array | undefined>(PAGE_COUNT).fill(undefined);
+    // The page arrays cover RAM and grow when ROM is mapped above it: four arrays of a million
+    // entries each would cost tens of milliseconds per machine. They stay packed (no holes),
+    // and a page past their end reads as undefined, like a page never allocated.
+    this.rpages = new Array<Uint8Array | undefined>(this.ramPages).fill(undefined);
+    this.wpages = new Array<Uint8Array | undefined>(this.ramPages).fill(undefined);
+    this.rpages32 = new Array<Int32Array | undefined>(this.ramPages).fill(undefined);
+    this.wpages32 = new Array<Int32Array | undefined>(this.ramPages).fill(undefined);
+  }
+
+  /** Makes the page arrays reach page p. */
+  private reach(p: number): void {
+    for (const a of [this.rpages, this.wpages, this.rpages32, this.wpages32] as (unknown[])[]) {
+      while (a.length <= p) a.push(undefined);
+    }
   }
 
   private setR(p: number, page: Uint8Array | undefined): void {
+    if (p >= this.rpages.length) {
+      if (page === undefined) return;
+      this.reach(p);
+    }
     this.rpages[p] = page;
     this.rpages32[p] = page === undefined ? undefined : new Int32Array(page.buffer, page.byteOffset, 1024);
   }
 
   private setW(p: number, page: Uint8Array | undefined): void {
+    if (p >= this.wpages.length) {
+      if (page === undefined) return;
+      this.reach(p);
+    }
     this.wpages[p] = page;
     this.wpages32[p] = page === undefined ? undefined : this.rpages32[p];
   }
@@ -225,7 +243,7 @@ export class PhysicalMemory {
   /** Touched pages as [page number, bytes] pairs, ROM included. */
   touchedPages(): [number, Uint8Array, boolean][] {
     const out: [number, Uint8Array, boolean][] = [];
-    for (let p = 0; p < PAGE_COUNT; p++) {
+    for (let p = 0; p < this.rpages.length; p++) {
       const page = this.rpages[p];
       if (page !== undefined) out.push([p, page, this.romPage[p] === 1]);
     }
