@@ -164,6 +164,38 @@ describe('the CPU watch channel (cpu.debugWatch)', () => {
     assert.equal(m.cpu.mmu.debugWatching, false);
     assert.equal(m.cpu.debugActive, false);
   });
+
+  test('a watch matches the accesses that overlap it, by their width: bytes just below it do not', () => {
+    // Watch 0x3004..0x3007; accesses around it, each followed by a NOP marker of its own.
+    const src = [
+      'mov byte [0x3003], 1',   // below, 1 byte: no
+      'mov word [0x3002], 1',   // below, 2 bytes (0x3002-0x3003): no
+      'mov dword [0x3000], 1',  // below, 4 bytes (0x3000-0x3003): no
+      'mov word [0x3003], 1',   // 0x3003-0x3004: yes
+      'mov dword [0x3001], 1',  // 0x3001-0x3004: yes
+      'mov byte [0x3007], 1',   // last byte: yes
+      'mov byte [0x3008], 1',   // above: no
+      'mov eax, [0x3002]',      // a read, with a write-only watch: no
+      'cli',
+      'hlt',
+    ].join('\n');
+    const r = assemble(src, { fileName: 'width.asm', bits: 32, org: 0x1000 });
+    if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join('\n'));
+    const m = new Machine({ memorySize: 1 << 20 });
+    m.loadFlat32(r.bytes, 0x1000);
+    const at: number[] = [];
+    m.cpu.debugWatch.onHits = () => {
+      at.push(m.cpu.debugWatch.eip);
+      return false;
+    };
+    m.cpu.debugWatch.set([{ id: 1, lo: 0x3004, hi: 0x3007, physical: false, read: false, write: true }]);
+    assert.equal(m.run(1000).reason, 'hlt');
+    // Instruction addresses: 7 + 9 + 10 bytes before the first hit, then 9 and 10 and 7.
+    const starts: number[] = [];
+    let a = 0x1000;
+    for (const len of [7, 9, 10, 9, 10, 7, 7, 5]) { starts.push(a); a += len; }
+    assert.deepEqual(at, [starts[3], starts[4], starts[5]]);
+  });
 });
 
 describe('data breakpoints on guest memory', () => {

@@ -4,7 +4,12 @@
 // the compile*.ts modules.
 
 import { PhysicalMemory } from '../mmu/memory';
-import { ACC_USER, ACC_WRITE, Mmu, TLB_NX, TLB_SW, TLB_UR, TLB_UW, TLB_V } from '../mmu/paging';
+import { ACC_USER, ACC_WRITE, Mmu, TLB_NX, TLB_SW, TLB_UR, TLB_UW, TLB_V, accSize, accessWidth } from '../mmu/paging';
+
+/** Access widths for the MMU (bits 8-11 of an access; see accSize). */
+const SIZE1 = accSize(1);
+const SIZE2 = accSize(2);
+const SIZE4 = accSize(4);
 import type { IoBus } from '../devices/iobus';
 import type { MsrSpace } from '../devices/msr';
 import { EXC, fault, type DeliveringEvent } from './fault';
@@ -75,13 +80,14 @@ export class DebugWatches {
     this.cpu.exitReq = true;
   }
 
-  /** From the MMU: a data access to a watched page. The access is taken to span 4 bytes, as for DR0-DR3. */
+  /** From the MMU: a data access to a watched page; its width comes with it (`accessWidth`). */
   access(linear: number, physical: number, acc: number): void {
     const write = (acc & ACC_WRITE) !== 0;
+    const last = accessWidth(acc) - 1;
     for (const r of this.ranges) {
       if (write ? !r.write : !r.read) continue;
       const a = r.physical ? physical : linear;
-      if (a + 3 >= r.lo && a <= r.hi) {
+      if (a + last >= r.lo && a <= r.hi) {
         if (this.hits.length === 0) this.eip = -1;
         this.hits.push({ id: r.id, linear, physical, write });
         this.cpu.exitReq = true;
@@ -338,11 +344,12 @@ export class Cpu extends LazyFlags {
     this.onDebugChange?.();
   }
 
-  /** A watched page was accessed at lin (the access may span 4 bytes from there). */
+  /** A watched page was accessed at lin, `accessWidth(access)` bytes wide. */
   private dataBreakpoint(lin: number, access: number): void {
+    const last = accessWidth(access) - 1;
     for (const d of this.dbData) {
       if (d.writeOnly && (access & ACC_WRITE) === 0) continue;
-      if (lin + 3 >= d.lo && lin <= d.hi) { this.dbPending |= d.bit; this.exitReq = true; }
+      if (lin + last >= d.lo && lin <= d.hi) { this.dbPending |= d.bit; this.exitReq = true; }
     }
   }
 
@@ -356,7 +363,7 @@ export class Cpu extends LazyFlags {
     if (!this.mmu.active) return this.mem.read8(lin);
     const e = this.tlb[lin >>> 12];
     if ((e & this.rbit) !== 0) return this.mem.read8(((e & ~0xfff) | (lin & 0xfff)) >>> 0);
-    return this.mem.read8(this.xlate(lin, 0));
+    return this.mem.read8(this.xlate(lin, SIZE1));
   }
 
   lr16(lin: number): number {
@@ -364,7 +371,7 @@ export class Cpu extends LazyFlags {
     const e = this.tlb[lin >>> 12];
     if ((e & this.rbit) !== 0 && (lin & 0xfff) < 0xfff) return this.mem.read16(((e & ~0xfff) | (lin & 0xfff)) >>> 0);
     if ((lin & 0xfff) === 0xfff) return this.lr8(lin) | (this.lr8((lin + 1) >>> 0) << 8);
-    return this.mem.read16(this.xlate(lin, 0));
+    return this.mem.read16(this.xlate(lin, SIZE2));
   }
 
   lr32(lin: number): number {
@@ -372,7 +379,7 @@ export class Cpu extends LazyFlags {
     const e = this.tlb[lin >>> 12];
     if ((e & this.rbit) !== 0 && (lin & 0xfff) < 0xffd) return this.mem.read32(((e & ~0xfff) | (lin & 0xfff)) >>> 0);
     if ((lin & 0xfff) >= 0xffd) return this.lr16(lin) | (this.lr16((lin + 2) >>> 0) << 16);
-    return this.mem.read32(this.xlate(lin, 0));
+    return this.mem.read32(this.xlate(lin, SIZE4));
   }
 
   /** Physical address for a read at a linear address (current privilege). */
@@ -390,10 +397,11 @@ export class Cpu extends LazyFlags {
     const off = lin & 0xfff;
     if (off + size <= 0x1000) {
       if ((e & this.wbit) !== 0) return ((e & ~0xfff) | off) >>> 0;
-      return this.xlate(lin, ACC_WRITE);
+      return this.xlate(lin, ACC_WRITE | accSize(size));
     }
-    this.xlate(lin, ACC_WRITE);
-    this.xlate((lin + size - 1) >>> 0, ACC_WRITE);
+    // Checks only: the caller then writes byte by byte, and each byte reports itself.
+    this.xlate(lin, ACC_WRITE | SIZE1);
+    this.xlate((lin + size - 1) >>> 0, ACC_WRITE | SIZE1);
     return -1;
   }
 
@@ -422,27 +430,27 @@ export class Cpu extends LazyFlags {
     lin >>>= 0;
     if (!this.mmu.active) return this.mem.read32(lin);
     if ((lin & 0xfff) > 0xffc) return this.sysR16(lin) | (this.sysR16(lin + 2) << 16);
-    return this.mem.read32(this.mmu.translate(lin, 0));
+    return this.mem.read32(this.mmu.translate(lin, SIZE4));
   }
   sysR16(lin: number): number {
     lin >>>= 0;
     if (!this.mmu.active) return this.mem.read16(lin);
     if ((lin & 0xfff) === 0xfff) return this.sysR8(lin) | (this.sysR8(lin + 1) << 8);
-    return this.mem.read16(this.mmu.translate(lin, 0));
+    return this.mem.read16(this.mmu.translate(lin, SIZE2));
   }
   sysR8(lin: number): number {
     lin >>>= 0;
-    return this.mem.read8(this.mmu.active ? this.mmu.translate(lin, 0) : lin);
+    return this.mem.read8(this.mmu.active ? this.mmu.translate(lin, SIZE1) : lin);
   }
   sysW32(lin: number, v: number): void {
     lin >>>= 0;
     if (!this.mmu.active) { this.mem.write32(lin, v); return; }
-    for (let i = 0; i < 4; i++) this.mem.write8(this.mmu.translate((lin + i) >>> 0, ACC_WRITE), v >> (i * 8));
+    for (let i = 0; i < 4; i++) this.mem.write8(this.mmu.translate((lin + i) >>> 0, ACC_WRITE | SIZE1), v >> (i * 8));
   }
   sysW16(lin: number, v: number): void {
     lin >>>= 0;
     if (!this.mmu.active) { this.mem.write16(lin, v); return; }
-    for (let i = 0; i < 2; i++) this.mem.write8(this.mmu.translate((lin + i) >>> 0, ACC_WRITE), v >> (i * 8));
+    for (let i = 0; i < 2; i++) this.mem.write8(this.mmu.translate((lin + i) >>> 0, ACC_WRITE | SIZE1), v >> (i * 8));
   }
 
   // ---- segmented memory ------------------------------------------------

@@ -26,6 +26,18 @@ export const ACC_READ = 0;
 export const ACC_WRITE = 1;
 export const ACC_USER = 2;
 export const ACC_FETCH = 4;
+/**
+ * Bits 8-11 of an access: its width in bytes (1, 2 or 4), so that watches
+ * (the debugger's, DR0-DR3) match only accesses that overlap them. 0 means
+ * the caller did not say; watches then take it as 4 bytes.
+ */
+export const ACC_SIZE_SHIFT = 8;
+/** The bits of an access below the width: read/write, user, fetch. */
+const ACC_KIND = (1 << ACC_SIZE_SHIFT) - 1;
+/** The width bits for an access of `bytes` bytes. */
+export const accSize = (bytes: number): number => (bytes & 15) << ACC_SIZE_SHIFT;
+/** The width an access's bits give, 4 when they give none. */
+export const accessWidth = (access: number): number => ((access >>> ACC_SIZE_SHIFT) & 15) || 4;
 
 /** Rights a translator grants for the page it just translated (`Mmu.gpaGrant`). */
 export const GRANT_READ = 1;
@@ -160,19 +172,22 @@ export class Mmu {
    * bits and filling the TLB. Returns the host-physical address.
    */
   translate(linear: number, access: number): number {
-    if (!this.debugWatching) return this.walk(linear, access);
-    const hpa = this.walk(linear, access);
+    // The width bits are for the watches only: the walk, EPT and the TLB see the kind of access.
+    const kind = access & ACC_KIND;
+    if (!this.debugWatching) return this.walk(linear, kind, access);
+    const hpa = this.walk(linear, kind, access);
     // Instruction fetches are not data accesses; a faulting access never gets here.
     if ((access & ACC_FETCH) === 0 && (this.debugLinear.has(linear >>> 12) || this.debugPhysical.has(hpa >>> 12))) this.onDebugAccess?.(linear >>> 0, hpa, access);
     return hpa;
   }
 
-  private walk(linear: number, access: number): number {
+  /** `access` without width bits; `sized` with them, for DR0-DR3 watches. */
+  private walk(linear: number, access: number, sized: number): number {
     linear >>>= 0;
     const write = (access & ACC_WRITE) !== 0;
     const user = (access & ACC_USER) !== 0;
     const lp = linear >>> 12;
-    if (this.watch.size > 0 && this.watch.has(lp)) this.onWatch?.(linear, access);
+    if (this.watch.size > 0 && this.watch.has(lp)) this.onWatch?.(linear, sized);
     if (!this.pagingOn) {
       this.gpaGrant = GRANT_ALL;
       const hpa = this.gpa(linear, access, false, linear);
