@@ -3,26 +3,12 @@ import assert from 'node:assert/strict';
 import { pageTableNodes, evaluateCommand } from '../../../src/debug/inspect/index';
 import type { Vm } from '../../../src/vmm/vtx/index';
 import { child, kids, runTo, HEXFMT } from './helpers';
+import { PAGE_TABLES } from '../../vmm/memory/guests';
 
 // Page directory at 0x10000: PDE 0 → page table 0x12000 identity-mapping 0-4 MiB,
 // PDE 1 a 4 MiB page → 0x800000; PDE 0x300 → page table 0x11000 whose PTE 2 maps
 // 0xC0002000 → 0x302000. Paging on, one read through the 4 MiB page, then HLT.
-const PAGING = `
-  mov edi, 0x10000
-  xor eax, eax
-  mov ecx, 2048
-  rep stosd
-  mov edi, 0x12000
-  mov eax, 0x003
-  mov ecx, 1024
-fill:
-  stosd
-  add eax, 0x1000
-  loop fill
-  mov dword [0x10000], 0x12003
-  mov dword [0x10004], 0x800083
-  mov dword [0x10000 + 0x300*4], 0x11007
-  mov dword [0x11008], 0x302005
+const PAGING = `${PAGE_TABLES}  mov dword [0x11008], 0x302005
   mov eax, cr4
   or eax, 0x10
   mov cr4, eax

@@ -21,7 +21,12 @@ export interface Guest { m: Machine; symbols: Map<string, number> }
  * Then reads 0xC0000120, writes 0xC0000124, reads 0xC0002000, stops at `hlt`
  * (label `first_hlt`), and after it reads 0xC0000120 into ECX and halts again.
  */
-export const PAGING_GUEST = `
+/**
+ * The page directory at 0x10000 and its tables, before paging is turned on: PDE[0] -> PT
+ * 0x12000 identity-mapping 0-4 MiB (supervisor RW), PDE[1] a 4 MiB page 0x400000 -> 0x800000,
+ * PDE[0x300] -> PT 0x11000 (user RW, its PTEs left to the guest). Defines the label `fill`.
+ */
+export const PAGE_TABLES = `
   mov edi, 0x10000
   xor eax, eax
   mov ecx, 2048
@@ -36,7 +41,9 @@ fill:
   mov dword [0x10000], 0x12003
   mov dword [0x10004], 0x800083
   mov dword [0x10000 + 0x300*4], 0x11007
-  mov dword [0x11000], 0x300003
+`;
+
+export const PAGING_GUEST = `${PAGE_TABLES}  mov dword [0x11000], 0x300003
   mov dword [0x11008], 0x302005
   mov dword [0x300120], 0xdeadbeef
   mov dword [0x302000], 0x5eed

@@ -91,3 +91,24 @@ export const IDENTITY_PAGING_4M = `  mov edi, 0x10000
   loop .id
   mov dword [0x10000], 0x11003
 `;
+
+/**
+ * The boot processor waits until the word at 0x7000 is non-zero, then shuts down (hypercall 3).
+ * At 0x9000 (SIPI vector 0x09) a 16-bit start-up routine stores its CS there and halts: what an
+ * application processor started by INIT/SIPI runs.
+ */
+export const WAIT_FOR_AP_GUEST = `
+bsp:
+  pause
+  cmp dword [0x7000], 0
+  je bsp
+  mov eax, 3
+  xor ebx, ebx
+  vmcall
+  times 0x9000 - 0x1000 - ($ - $$) db 0
+  bits 16
+  mov ax, cs
+  mov [0x7000], ax
+  cli
+  hlt
+`;

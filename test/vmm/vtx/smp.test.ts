@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createVm, type Vm, type VmExit, type VmOptions } from '../../../src/vmm/vtx/index';
 import { HC_EBUSY, HC_EINVAL } from '../../../src/vmm/vtx/hypercalls';
-import { build } from './guest';
+import { build, WAIT_FOR_AP_GUEST } from './guest';
 
 interface Run { vm: Vm; exits: VmExit[] }
 
@@ -173,21 +173,7 @@ test('a SIPI to a vCPU that is not waiting for one is dropped; bad targets are r
 });
 
 test('INIT and SIPI to an application processor that never ran: it is entered, takes exits 3 and 4, and starts', () => {
-  const { vm, exits } = boot(`
-bsp:
-  pause
-  cmp dword [0x7000], 0
-  je bsp
-  mov eax, 3
-  xor ebx, ebx
-  vmcall
-  times 0x9000 - 0x1000 - ($ - $$) db 0
-  bits 16
-  mov ax, cs
-  mov [0x7000], ax
-  cli
-  hlt
-`);
+  const { vm, exits } = boot(WAIT_FOR_AP_GUEST);
   const entries: number[] = [];
   vm.events.on('entry', (e) => entries.push(e.vcpu));
   vm.sendInit(1);

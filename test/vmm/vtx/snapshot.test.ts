@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createVm, type Vm, type VmExit, type VmOptions, type VmStop } from '../../../src/vmm/vtx/index';
 import type { VmSnapshot } from '../../../src/vmm/vtx/vm';
 import { assemble } from '../../../src/x86/asm/index';
-import { build } from './guest';
+import { build, WAIT_FOR_AP_GUEST } from './guest';
 import { EXAMPLES } from '../examples/trace';
 
 interface Tail { exits: VmExit[]; stops: VmStop[]; output: string; hash: string; view: unknown; stats: unknown; regs: number[][] }
@@ -129,21 +129,7 @@ test('the restored VM carries the whole trace hash, exit counter and output, not
 });
 
 test('pending INIT/SIPI signals and parked vCPUs are part of the snapshot', () => {
-  const image = build(`
-bsp:
-  pause
-  cmp dword [0x7000], 0
-  je bsp
-  mov eax, 3
-  xor ebx, ebx
-  vmcall
-  times 0x9000 - 0x1000 - ($ - $$) db 0
-  bits 16
-  mov ax, cs
-  mov [0x7000], ax
-  cli
-  hlt
-`);
+  const image = build(WAIT_FOR_AP_GUEST);
   const original = make(image, { vcpus: 2 });
   original.run(500);
   original.sendInit(1);
