@@ -203,6 +203,22 @@ export class Scheduler {
     if (this.current >= 0) this.acc[this.current].instructions += instructions;
   }
 
+  /**
+   * vCPU `vcpu` ran `instructions` outside the schedule (a debugger's single
+   * step, `Vm.runVcpu`, while the current slot is another vCPU's or none):
+   * they count for the vCPU and for the pCPU it is on or last ran on, but
+   * simulated time, the round and the slots stay where they were, so no
+   * other vCPU gains steal, halted or parked time from them. It is no
+   * dispatch: no slice, migration or VMCS load is counted.
+   */
+  ranOutOfTurn(vcpu: number, instructions: number): void {
+    const a = this.acc[vcpu];
+    a.instructions += instructions;
+    let p = vcpu === this.current ? this.cursor : this.queues.findIndex((q) => q.includes(vcpu));
+    if (p < 0) p = a.lastPcpu >= 0 ? a.lastPcpu : vcpu % this.pcpuCount;
+    this.pbusy[p] += instructions;
+  }
+
   /** The running vCPU gives up the rest of its slice: it goes to the back of its pCPU's queue. */
   yieldCurrent(vcpu: number): void {
     if (vcpu !== this.current) return;

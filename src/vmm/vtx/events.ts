@@ -49,6 +49,8 @@ export const HOST_TIMER_VECTOR = 0xec;
 export const PREEMPTION_TIMER_RATE = 5;
 /** APIC bus clock: the LAPIC timer's input before its divider (one clock per instruction at the default 100 M instructions/s). */
 export const APIC_BUS_HZ = 100_000_000;
+/** The message of the 'limit' stop with which `runVcpu` returns for a pause request (Vm.requestPause). */
+const PAUSE_STOP = 'pause requested';
 /** Instructions run between two looks at device time and pending events while the PIT counts. */
 export const DEFAULT_EVENT_QUANTUM = 1000;
 /** The same when no device counts time on its own: only exits and the LAPIC timer change device state then. */
@@ -590,6 +592,54 @@ export class VmInterrupts {
     e.platformTime = (n) => this.platform?.advance(n);
     e.deviceQuantum = () => this.deviceQuantum();
     this.vcpus.push(e);
+    this.pauses.push(null);
+  }
+
+  // --- pause requests ---------------------------------------------------------
+
+  /** Pause requests not yet taken, by vCPU index (the reason given), and how many there are. */
+  private readonly pauses: (string | null)[] = [];
+  private pauseCount = 0;
+
+  /**
+   * Asks the run loop to stop at vCPU `index`'s next instruction boundary
+   * (Vm.requestPause). A request while one is pending for the same vCPU
+   * adds nothing. The nudge ends the engine's current chunk, whichever vCPU
+   * it runs, so the run returns at the next boundary rather than at the end
+   * of a slot.
+   */
+  requestPause(index: number, reason: string): void {
+    if (this.pauses[index] === null) {
+      this.pauses[index] = reason;
+      this.pauseCount++;
+    }
+    this.vcpus[index].nudge();
+    const running = this.current;
+    if (running !== null && running.index !== index) this.vcpus[running.index].nudge();
+  }
+
+  get pausePending(): boolean {
+    return this.pauseCount > 0;
+  }
+
+  /** The reason of vCPU `index`'s pending pause, or null. */
+  pauseOf(index: number): string | null {
+    return this.pauses[index] ?? null;
+  }
+
+  /** Takes the pending pause of vCPU `index`, or by default of the lowest-numbered vCPU that has one. */
+  takePause(index = this.pauses.findIndex((p) => p !== null)): { vcpu: number; reason: string } | null {
+    const reason = this.pauses[index] ?? null;
+    if (reason === null) return null;
+    this.pauses[index] = null;
+    this.pauseCount--;
+    return { vcpu: index, reason };
+  }
+
+  /** Drops every pending pause (the VM ended, or a snapshot was restored). */
+  clearPauses(): void {
+    this.pauses.fill(null);
+    this.pauseCount = 0;
   }
   /**
    * Something can still wake halted vCPU `i`: an NMI, a queued exception,
@@ -620,7 +670,9 @@ export class VmInterrupts {
    * Runs vCPU `vcpu` on `engine` for up to `budget` instructions (idle time
    * of a halted vCPU counts against the budget and is included in the
    * result's `instructions`). Stops early at any stop that is not a spent
-   * budget; a halted vCPU that nothing can wake returns a 'hlt' stop.
+   * budget; a halted vCPU that nothing can wake returns a 'hlt' stop. A
+   * pending pause request (of any vCPU) ends it at the next boundary with a
+   * 'limit' stop whose message is PAUSE_STOP.
    *
    * Chunks end at device points (`devicePoint`), where devices catch up and
    * pending events are looked at, and sooner where an exit is due at an exact
@@ -673,6 +725,9 @@ export class VmInterrupts {
     const pending = c.stopRequest;
     c.stopRequest = null;
     if (pending !== null && pending.reason !== 'limit') return stop(0, here(pending.reason, pending.message));
+    // A pause (requestPause) is taken at the first boundary after the exit and entry that asked for it: before
+    // any exit due at this boundary, with an injected event already delivered. A pause of another vCPU ends this run too.
+    if (this.pauseCount > 0) return stop(0, here('limit', PAUSE_STOP));
     const point = e.devicePoint(this.deviceQuantum());
     if (vcpu.blocked) {
       // Halted in root mode: enter again as soon as the entry has an event to inject.
@@ -704,6 +759,9 @@ export class VmInterrupts {
     } finally {
       e.plannedPoint = -1;
     }
+    // A debugger watch ends the engine's run as a breakpoint; when its listener asked for a pause instead, the
+    // boundary after the instruction is handled as any other (an MTF exit is still due) and the pause taken at the next.
+    if (s.reason === 'breakpoint' && this.pauseCount > 0) s = { ...s, reason: 'limit' };
     let used = s.instructions;
     ran = used > 0;
     if (stopRequestOf(c)?.reason === 'limit') c.stopRequest = null; // a nudge after the engine stopped

@@ -1,6 +1,7 @@
 // A virtual machine: a guest machine, one vCPU with its VMCS, the exit
 // handlers and an event stream. `createVm` + `vm.run(n)` is the whole
-// interface a command-line runner or the debugger needs.
+// interface a command-line runner needs; a debugger adds `requestPause`
+// (stop after an exit it saw) and `runVcpu` (step one vCPU).
 
 import { Machine, type StopInfo } from '../../x86/machine';
 import type { Cpu } from '../../x86/cpu/cpu';
@@ -27,7 +28,8 @@ import { LocalApic, APIC_BASE_ADDRESS, type LapicState, type IpiMessage } from '
 import { VcpuEvents, VmInterrupts, type PendingEvents, type VcpuEventsState } from './events';
 
 export interface VmStop {
-  reason: VmStopReason | 'limit' | 'breakpoint';
+  /** 'pause': a pause request (`requestPause`) was taken; `vcpu` says whose, `message` is the reason given. */
+  reason: VmStopReason | 'limit' | 'breakpoint' | 'pause';
   message: string;
   /** Guest instructions executed by this `run` call, plus the idle time of halted vCPUs (docs/vmm-interrupts.md). */
   instructions: number;
@@ -38,7 +40,12 @@ export interface VmStop {
   code?: number;
   /** The VM-entry check that failed, when the stop is a failed VM entry (reason 'error'). */
   entryFailure?: EntryCheckFailure;
+  /** The vCPU a 'pause' stop is for, or the vCPU a `runVcpu` stop ran. */
+  vcpu?: number;
 }
+
+/** Stops after which the VM cannot go on: later runs report the same stop. */
+const ENDING: ReadonlySet<VmStop['reason']> = new Set(['shutdown', 'triple-fault', 'unhandled-exit', 'error']);
 
 export interface VmEvents {
   exit: VmExit;
@@ -414,18 +421,20 @@ export class Vm {
    * hands out the pCPUs' slots round by round (src/vmm/sched); one vCPU on one
    * pCPU runs the budget in one go. Where a run stops inside a slot, the next
    * run continues it, so the order of events does not depend on how the
-   * budget is split into runs.
+   * budget is split into runs. A pause request (`requestPause`) ends it
+   * with reason 'pause'.
    */
   run(maxInstructions: number): VmStop {
-    if (this.ended !== null) {
-      const again: VmStop = { ...this.ended, instructions: 0, exits: 0 };
-      this.events.emit('stop', again);
-      return again;
-    }
+    if (this.ended !== null) return this.endedAgain();
     this.runExits = 0;
     let done = 0;
     let last: VmStop | null = null;
+    let ran = -1;
     while (done < maxInstructions) {
+      if (this.interrupts.pausePending) {
+        last = this.pauseStop(done);
+        break;
+      }
       // Signals are recognized where the scheduler decides, not where a run's budget ran out.
       if (this.smp.count > 0 && !this.scheduler.holds(this.runState)) {
         const stop = this.smp.recognize(this.smpHost());
@@ -446,10 +455,122 @@ export class Vm {
       done += r.instructions;
       if (r.kind === 'continue') continue;
       last = { ...r.stop, instructions: done, exits: this.runExits };
+      ran = index;
       break;
     }
-    if (last === null) last = { reason: 'limit', message: `instruction limit ${maxInstructions} reached`, instructions: done, exits: this.runExits, rip: this.vcpus[0].cpu.eip >>> 0 };
-    if (last.reason === 'shutdown' || last.reason === 'triple-fault' || last.reason === 'unhandled-exit' || last.reason === 'error') this.ended = last;
+    if (last === null) {
+      last = this.interrupts.pausePending ? this.pauseStop(done)
+        : { reason: 'limit', message: `instruction limit ${maxInstructions} reached`, instructions: done, exits: this.runExits, rip: this.vcpus[0].cpu.eip >>> 0 };
+    }
+    return this.finish(last, ran);
+  }
+
+  /**
+   * Runs vCPU `index` alone for `instructions` guest instructions (an
+   * instruction that exits counts as one; idle time while it is halted
+   * waiting for an event counts, as in `run`), as a debugger's single step:
+   * the other vCPUs do not run, and their device time (LAPIC timers, idle
+   * time) stands still; the platform's devices advance with this vCPU's
+   * time as they do in `run`. When the vCPU holds the scheduler's current
+   * slot the instructions are part of it (at most what is left of it);
+   * otherwise, or past the slot's end, they run outside the schedule: they
+   * count for the vCPU and its pCPU (`Scheduler.ranOutOfTurn`) but simulated
+   * time, rounds and slots do not move, so the others gain no steal time.
+   * INIT and SIPI signals wait for the next `run`. A vCPU that is not
+   * runnable (halted with nothing that can wake it, waiting for SIPI) does
+   * not move: the result is a 'limit' stop with no instructions, or 'hlt'
+   * when no vCPU can run. Pause requests are taken as in `run`.
+   */
+  runVcpu(index: number, instructions: number): VmStop {
+    const vcpu = this.vcpus[index];
+    if (vcpu === undefined) throw new RangeError(`no vCPU ${index}`);
+    if (this.ended !== null) return this.endedAgain();
+    this.runExits = 0;
+    let done = 0;
+    let last: VmStop | null = null;
+    while (done < instructions) {
+      if (this.interrupts.pausePending) {
+        last = this.pauseStop(done);
+        break;
+      }
+      if (this.runState[index] !== 'runnable') break;
+      const slot = this.scheduler.holds(this.runState) ? this.scheduler.next(this.runState) : null;
+      const inSlot = slot !== null && slot.vcpu === index;
+      const r = this.runSlice(vcpu, inSlot ? Math.min(slot.budget, instructions - done) : instructions - done);
+      if (inSlot) this.scheduler.ran(r.instructions);
+      else this.scheduler.ranOutOfTurn(index, r.instructions);
+      done += r.instructions;
+      if (r.kind === 'continue') continue;
+      last = { ...r.stop, instructions: done, exits: this.runExits };
+      break;
+    }
+    if (last === null) {
+      if (this.interrupts.pausePending) last = this.pauseStop(done);
+      else if (this.runState[index] !== 'runnable' && !this.runState.includes('runnable')) last = this.idleStop(done);
+      else {
+        const why = this.runState[index] === 'runnable' ? `instruction limit ${instructions} reached` : `vCPU ${index} cannot run (${this.runState[index]})`;
+        last = { reason: 'limit', message: why, instructions: done, exits: this.runExits, rip: vcpu.cpu.eip >>> 0 };
+      }
+    }
+    if (last.reason !== 'pause') last.vcpu = index;
+    return this.finish(last, index);
+  }
+
+  /**
+   * Asks the run to stop at vCPU `index`'s next instruction boundary: meant
+   * for `exit` and `entry` listeners (and debugger watches), which cannot end
+   * a run themselves. The exit is handled and the vCPU entered first, so the
+   * stop shows the state the handler left, at the instruction the vCPU
+   * resumes at (the first instruction of an injected event's handler, its
+   * frame pushed); a vCPU the exit left halted stops halted. `run` (or
+   * `runVcpu`) then returns reason 'pause' with `vcpu` and `message` = `reason`,
+   * before any other exit is taken at that boundary. Nothing else changes:
+   * the next run goes on exactly as an unpaused run would have.
+   *
+   * One pause is reported per request, however many requests a vCPU got
+   * before it was taken. Made outside a run, it is taken at the start of
+   * the next. A stop that ends the VM (shutdown, triple fault, failed entry,
+   * unhandled exit) drops pending pauses; a 'hlt' or 'breakpoint' stop of the
+   * same vCPU gives way to the pause (it comes again at the next run); when
+   * another vCPU stops first, the pause is reported by the next run.
+   */
+  requestPause(index: number, reason = 'pause requested'): void {
+    if (this.vcpus[index] === undefined) throw new RangeError(`no vCPU ${index}`);
+    this.interrupts.requestPause(index, reason);
+  }
+
+  /** The reason of vCPU `index`'s pause request that was not taken yet, or null. */
+  pauseRequested(index: number): string | null {
+    return this.interrupts.pauseOf(index);
+  }
+
+  /** The stop of a VM that ended, again, for a later run. */
+  private endedAgain(): VmStop {
+    this.interrupts.clearPauses();
+    const again: VmStop = { ...(this.ended as VmStop), instructions: 0, exits: 0 };
+    this.events.emit('stop', again);
+    return again;
+  }
+
+  /** A 'pause' stop for vCPU `index`, or by default the lowest-numbered vCPU with a pending request. */
+  private pauseStop(done: number, index?: number): VmStop {
+    const p = this.interrupts.takePause(index);
+    const vcpu = p === null ? 0 : p.vcpu;
+    return { reason: 'pause', message: p?.reason ?? 'pause requested', instructions: done, exits: this.runExits, rip: this.vcpus[vcpu].cpu.eip >>> 0, vcpu };
+  }
+
+  /**
+   * The end of a run: a stop that ends the VM is kept (and drops pending
+   * pauses); a pause of vCPU `ran` comes before its own 'hlt' or 'breakpoint' stop.
+   */
+  private finish(stop: VmStop, ran: number): VmStop {
+    let last = stop;
+    if (ENDING.has(last.reason)) {
+      this.ended = last;
+      this.interrupts.clearPauses();
+    } else if (last.reason !== 'pause' && ran >= 0 && this.interrupts.pauseOf(ran) !== null) {
+      last = this.pauseStop(last.instructions, ran);
+    }
     this.events.emit('stop', last);
     return last;
   }
@@ -578,6 +699,7 @@ export class Vm {
         this.ended = v.ended;
         this.lastHaltMessage = v.lastHaltMessage;
         this.yieldStop = -1;
+        this.interrupts.clearPauses();
       },
     };
   }
