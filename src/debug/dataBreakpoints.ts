@@ -4,11 +4,8 @@
 // behave as before); a hit is judged at the instruction boundary after the
 // access (conditions, hit counts) and stops there. VMCS watches compare the
 // watched fields at every VM exit and VM entry and stop where the vCPU resumes.
-//
-// The runtime knows nothing of data breakpoints: a stop is made by putting a
-// one-address breakpoint group ('data-stop') where the vCPU stands, which the
-// runtime reports as a breakpoint stop; the session then asks `takeStop` for
-// the data breakpoint's reason and description.
+// Either way the stop is asked of the runtime (`Runtime.requestStop`), which
+// has the VM pause at the vCPU's next instruction boundary.
 
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { DebugWatchHit, DebugWatchRange } from '../x86/cpu/cpu';
@@ -18,10 +15,8 @@ import type { VmExit } from '../vmm/vtx/index';
 import { compileCondition, hitConditionMet, isValidHitCondition, type Runtime } from './runtime';
 import { compileExpr, type CompiledExpr, type ExprContext } from './expr';
 import { parseAddress } from './launchConfig';
-import { exprContext, hostAddress, linearIp, type AddressSpace } from './runtimeState';
+import { exprContext, hostAddress, type AddressSpace } from './runtimeState';
 
-/** The runtime breakpoint group a data breakpoint stop is made with. */
-const STOP_GROUP = 'data-stop';
 /** Bytes watched when the request gives no size. */
 const DEFAULT_BYTES = 4;
 /** The most one memory data breakpoint watches. */
@@ -113,12 +108,6 @@ interface DataSpec {
   last: bigint[];
 }
 
-interface PendingStop {
-  vcpu: number;
-  ids: number[];
-  description: string;
-}
-
 export class DataBreakpointBook {
   private runtime: Runtime | undefined;
   private requested: DebugProtocol.DataBreakpoint[] = [];
@@ -126,7 +115,6 @@ export class DataBreakpointBook {
   private results: DebugProtocol.Breakpoint[] = [];
   private readonly ids = new Map<string, number>();
   private nextId = 1_000_000;
-  private pending: PendingStop | null = null;
   /** VMCS changes seen at an exit, judged at the entry that follows. */
   private readonly changes = new Map<number, { spec: DataSpec; old: bigint; now: bigint; at: string }[]>();
 
@@ -135,7 +123,7 @@ export class DataBreakpointBook {
   attach(rt: Runtime): void {
     this.runtime = rt;
     rt.vm.events.on('exit', (e) => this.onExit(e));
-    rt.vm.events.on('entry', (e) => this.onEntry(e.vcpu, e.rip));
+    rt.vm.events.on('entry', (e) => this.onEntry(e.vcpu));
     rt.vm.vcpus.forEach((v, i) => {
       v.cpu.debugWatch.onHits = (hits) => this.onHits(i, hits);
     });
@@ -176,22 +164,12 @@ export class DataBreakpointBook {
     return this.results;
   }
 
-  /** Before the guest runs again: the previous stop's marker goes, VMCS values are looked at afresh (edits while stopped are not changes). */
+  /** Before the guest runs again: VMCS values are looked at afresh (edits while stopped are not changes). */
   beforeRun(): void {
     const rt = this.runtime;
     if (rt === undefined) return;
-    this.pending = null;
     this.changes.clear();
-    rt.setBreakpoints(STOP_GROUP, []);
     for (const s of this.specs) if (s.target.kind === 'vmcs') s.last = this.vmcsValues(rt, s.target.field);
-  }
-
-  /** The data breakpoint the runtime's last stop came from, if any (taken once). */
-  takeStop(): PendingStop | undefined {
-    const p = this.pending;
-    this.pending = null;
-    this.runtime?.setBreakpoints(STOP_GROUP, []);
-    return p ?? undefined;
   }
 
   // ---- placing the watches ------------------------------------------------
@@ -246,10 +224,10 @@ export class DataBreakpointBook {
 
   // ---- hits -----------------------------------------------------------------
 
-  /** At the boundary after the accessing instruction: conditions, hit counts, and the stop. */
+  /** At the boundary after the accessing instruction: conditions, hit counts, and the stop (true ends the engine's run there). */
   private onHits(vcpu: number, hits: DebugWatchHit[]): boolean {
     const rt = this.runtime;
-    if (rt === undefined || !rt.isRunning || this.pending !== null) return false;
+    if (rt === undefined || !rt.isRunning || rt.stopRequested) return false;
     const ids: number[] = [];
     const lines: string[] = [];
     const watched: string[] = [];
@@ -267,8 +245,7 @@ export class DataBreakpointBook {
     if (ids.length === 0) return false;
     const eip = rt.vm.vcpus[vcpu].cpu.debugWatch.eip;
     const by = eip < 0 ? 'during an event delivery or a faulting instruction' : `by ${this.instructionText(rt, vcpu, eip)}`;
-    this.stopHere(rt, vcpu, ids, `Data breakpoint: ${lines.join(', ')} ${by} [${watched.join('; ')}]`);
-    return true;
+    return rt.requestStop(vcpu, 'data breakpoint', `Data breakpoint: ${lines.join(', ')} ${by} [${watched.join('; ')}]`, ids);
   }
 
   /** The condition, then the hit count (counted when the condition holds), as source breakpoints do. */
@@ -296,12 +273,6 @@ export class DataBreakpointBook {
     return line === undefined ? `the instruction at ${hex(linear)}` : `'${line.text}' at ${hex(linear)}`;
   }
 
-  /** Makes the runtime stop where `vcpu` stands: a breakpoint there that it reports at once. */
-  private stopHere(rt: Runtime, vcpu: number, ids: number[], description: string): void {
-    this.pending = { vcpu, ids, description };
-    rt.setBreakpoints(STOP_GROUP, [{ id: ids[0], kind: 'instruction', address: linearIp(rt.vm, vcpu), hits: 0 }]);
-  }
-
   // ---- VMCS fields ----------------------------------------------------------
 
   private onExit(e: VmExit): void {
@@ -309,13 +280,13 @@ export class DataBreakpointBook {
   }
 
   /** After the handler: its writes are changes too; the changes collected since the exit are judged here, in the guest state being entered. */
-  private onEntry(vcpu: number, rip: number): void {
+  private onEntry(vcpu: number): void {
     const rt = this.runtime;
     this.lookAtVmcs(vcpu, 'by the exit handler or the VM entry');
     const list = this.changes.get(vcpu);
     if (rt === undefined || list === undefined || list.length === 0) return;
     this.changes.delete(vcpu);
-    if (!rt.isRunning || this.pending !== null) return;
+    if (!rt.isRunning || rt.stopRequested) return;
     const ctx = contextAt(rt, vcpu);
     const ids: number[] = [];
     const lines: string[] = [];
@@ -325,11 +296,7 @@ export class DataBreakpointBook {
       lines.push(`VMCS ${(c.spec.target as { field: string }).field} changed ${hexBig(c.old)} → ${hexBig(c.now)} ${c.at}`);
     }
     if (ids.length === 0) return;
-    const cpu = rt.vm.vcpus[vcpu].cpu;
-    this.pending = { vcpu, ids, description: `Data breakpoint: ${lines.join('; ')} (vCPU ${vcpu})` };
-    rt.setBreakpoints(STOP_GROUP, [{ id: ids[0], kind: 'instruction', address: (cpu.seg[1].base + rip) >>> 0, hits: 0 }]);
-    // The run loop looks at the breakpoints before the next instruction only when the engine returns to it.
-    cpu.requestStop('limit', 'VMCS data breakpoint');
+    rt.requestStop(vcpu, 'data breakpoint', `Data breakpoint: ${lines.join('; ')} (vCPU ${vcpu})`, ids);
   }
 
   private lookAtVmcs(vcpu: number, at: string): void {

@@ -1,8 +1,9 @@
 // The debugger's hold on a running VM: breakpoints on every vCPU's engine,
-// VM-exit filters, stepping by instruction or by source line, pause. It runs
-// the VM in slices with a yield to the host between them, so a debug adapter
-// on the same thread keeps answering requests and a pause stops a runaway
-// guest promptly. No DAP types here: session.ts translates.
+// VM-exit filters, stops asked for by VM event listeners (data breakpoints),
+// stepping by instruction or by source line, pause. It runs the VM in slices
+// with a yield to the host between them, so a debug adapter on the same
+// thread keeps answering requests and a pause stops a runaway guest
+// promptly. No DAP types here: session.ts translates.
 
 import type { Vm, VmExit, VmStop } from '../vmm/vtx/index';
 import { decode } from '../x86/decode/index';
@@ -23,8 +24,6 @@ const SLICE_EXITS = 4_000;
 const MIN_SLICE = 1_000;
 /** Single steps between two yields to the host while stepping by line. */
 const STEPS_PER_YIELD = 5_000;
-/** vm.run(1) calls allowed to make one vCPU advance when several share the VM. */
-const STEP_TRIES = 100_000;
 
 export interface GuestImage {
   path: string;
@@ -50,7 +49,7 @@ export interface BreakpointSpec {
   hits: number;
 }
 
-export type StopReason = 'entry' | 'step' | 'breakpoint' | 'function breakpoint' | 'instruction breakpoint' | 'exception' | 'pause';
+export type StopReason = 'entry' | 'step' | 'breakpoint' | 'function breakpoint' | 'instruction breakpoint' | 'data breakpoint' | 'exception' | 'pause';
 
 export interface RuntimeStop {
   reason: StopReason;
@@ -89,8 +88,8 @@ export class Runtime {
   private readonly groups = new Map<string, BreakpointSpec[]>();
   private filters: ExitFilter[] = [];
   private pendingExit: { exit: VmExit; filter: ExitFilter } | null = null;
-  /** Addresses the exit-filter stop planted per vCPU (see onEntry). */
-  private readonly exitStops = new Map<number, number>();
+  /** A stop asked for by a VM event listener (`requestStop`), taken at the vCPU's next instruction boundary. */
+  private requested: RuntimeStop | null = null;
   private runTo: RunToTarget | null = null;
   private pauseRequested = false;
   private cancelled = false;
@@ -108,7 +107,6 @@ export class Runtime {
     private readonly hooks: RuntimeHooks = {},
   ) {
     vm.events.on('exit', (e) => this.onExit(e));
-    vm.events.on('entry', (e) => this.onEntry(e.vcpu, e.rip));
   }
 
   get isRunning(): boolean {
@@ -147,15 +145,13 @@ export class Runtime {
     return this.filters;
   }
 
-  /** Puts the union of user, run-to and exit-stop addresses on every vCPU's engine. */
+  /** Puts the union of user and run-to addresses on every vCPU's engine. */
   private install(): void {
     const user = new Set<number>();
     for (const list of this.groups.values()) for (const b of list) user.add(b.address >>> 0);
     this.vm.processors.forEach((p, i) => {
       const want = new Set(user);
       if (this.runTo !== null && this.runTo.vcpu === i) want.add(this.runTo.address >>> 0);
-      const exitStop = this.exitStops.get(i);
-      if (exitStop !== undefined) want.add(exitStop);
       const have = p.engine.breakpoints;
       const same = have.size === want.size && [...want].every((a) => have.has(a));
       if (same) return;
@@ -167,6 +163,7 @@ export class Runtime {
 
   // ---- VM events ----------------------------------------------------------
 
+  /** A matching exit is stopped at where the vCPU resumes, once the handler ran and the vCPU re-entered (Vm.requestPause). */
   private onExit(e: VmExit): void {
     if (!this.running || this.pendingExit !== null) return;
     captureExitRegisters(this.vm, e);
@@ -174,24 +171,30 @@ export class Runtime {
     for (const f of this.filters) {
       if (matchesExitFilter(f, e, ctx, (m) => this.hooks.onConditionError?.(m))) {
         this.pendingExit = { exit: e, filter: f };
+        this.vm.requestPause(e.vcpu, 'VM exit filter');
         return;
       }
     }
   }
 
   /**
-   * A stop request from an exit listener is dropped by the run loop, so a
-   * matching exit is stopped at differently: when the vCPU re-enters, a
-   * breakpoint goes at the address it resumes at, and a nudge makes the
-   * engine return to the loop, which sees the breakpoint before running on.
+   * A stop asked for from a VM event listener while the guest runs (an exit,
+   * an entry, a debugger watch): the run stops at the vCPU's next
+   * instruction boundary, after the exit is handled and the vCPU re-entered,
+   * and reports this stop. During a line step the step goes on to the end of
+   * its line first. False (nothing done) when not running or a stop was
+   * already asked for.
    */
-  private onEntry(vcpu: number, rip: number): void {
-    if (this.pendingExit === null || this.pendingExit.exit.vcpu !== vcpu || this.exitStops.has(vcpu)) return;
-    const cpu = this.vm.vcpus[vcpu].cpu;
-    const address = (cpu.seg[1].base + rip) >>> 0;
-    this.exitStops.set(vcpu, address);
-    this.vm.processors[vcpu].engine.breakpoints.add(address);
-    cpu.requestStop('limit', 'VM exit filter');
+  requestStop(vcpu: number, reason: StopReason, description: string, breakpointIds: number[]): boolean {
+    if (!this.running || this.requested !== null) return false;
+    this.requested = { reason, vcpu, description, breakpointIds };
+    this.vm.requestPause(vcpu, description);
+    return true;
+  }
+
+  /** A stop was asked for in this run and not reported yet. */
+  get stopRequested(): boolean {
+    return this.requested !== null;
   }
 
   // ---- running ------------------------------------------------------------
@@ -214,6 +217,7 @@ export class Runtime {
     this.running = true;
     this.pauseRequested = false;
     this.pendingExit = null;
+    this.requested = null;
     try {
       const outcome = kind === 'continue' ? await this.continueRun(vcpu) : await this.step(vcpu, kind);
       if (outcome.kind === 'stopped') this.lastStop = outcome.stop;
@@ -221,7 +225,7 @@ export class Runtime {
     } finally {
       this.running = false;
       this.runTo = null;
-      this.exitStops.clear();
+      this.requested = null;
       this.install();
     }
   }
@@ -263,16 +267,24 @@ export class Runtime {
    * false, a logpoint, a run-to address reached too deep in the stack).
    */
   private classify(stop: VmStop): RunOutcome | null {
+    const requested = this.requested;
     if (this.pendingExit !== null) {
       const { exit, filter } = this.pendingExit;
       this.pendingExit = null;
-      this.exitStops.clear();
-      this.install();
-      const vmStop = stop.reason === 'breakpoint' || stop.reason === 'limit' ? undefined : stop;
+      this.requested = null;
+      const vmStop = stop.reason === 'breakpoint' || stop.reason === 'limit' || stop.reason === 'pause' ? undefined : stop;
       if (vmStop !== undefined && (vmStop.reason === 'triple-fault' || vmStop.reason === 'error' || vmStop.reason === 'shutdown' || vmStop.reason === 'unhandled-exit')) this.endReported = true;
       const name = `VM exit ${exit.reason & 0xffff} ${exit.name}`;
       const description = filter.id === 'entry-failure' ? `VM-entry failure (${name})` : name;
-      return { kind: 'stopped', stop: { reason: 'exception', vcpu: exit.vcpu, description, exit, filterId: filter.id, ...(vmStop ? { vmStop } : {}), breakpointIds: [] } };
+      const at: RuntimeStop = { reason: 'exception', vcpu: exit.vcpu, description, exit, filterId: filter.id, ...(vmStop ? { vmStop } : {}), breakpointIds: [] };
+      // A data breakpoint stop asked for at the same exit names the stop; the exit frame stays.
+      const reported = requested === null ? at : { ...at, reason: requested.reason, vcpu: requested.vcpu, description: requested.description, breakpointIds: requested.breakpointIds };
+      return { kind: 'stopped', stop: stop.reason === 'pause' ? this.withBreakpointsAt(reported) : reported };
+    }
+    if (stop.reason === 'pause') {
+      this.requested = null;
+      // A pause nobody here asked for (none is expected) only ends the slice.
+      return requested === null ? null : { kind: 'stopped', stop: this.withBreakpointsAt(requested) };
     }
     if (stop.reason === 'limit') return null;
     if (stop.reason === 'breakpoint') return this.atBreakpoint();
@@ -300,6 +312,22 @@ export class Runtime {
       if (hit !== null) return { kind: 'stopped', stop: hit };
     }
     return null;
+  }
+
+  /**
+   * A stop at an exit or a data breakpoint where the vCPU stands at a
+   * breakpoint is that breakpoint's arrival too: its condition and hit count
+   * are evaluated (a logpoint prints) and its id joins the stop when it says
+   * so. Continuing from here does not count it again, so hit counts are the
+   * same as in a run that did not stop here. A halted vCPU has not arrived.
+   */
+  private withBreakpointsAt(stop: RuntimeStop): RuntimeStop {
+    const v = stop.vcpu;
+    if (this.vm.vcpus[v].cpu.halted || this.vm.vcpus[v].blocked) return stop;
+    const address = linearIp(this.vm, v);
+    if (!this.vm.processors[v].engine.breakpoints.has(address)) return stop;
+    const hit = this.evaluateBreakpoints(v, address);
+    return hit === null ? stop : { ...stop, breakpointIds: [...stop.breakpointIds, ...hit.breakpointIds.filter((id) => !stop.breakpointIds.includes(id))] };
   }
 
   /** Counts hits and runs conditions and logpoints at an address; a stop when one of them says so. */
@@ -334,25 +362,27 @@ export class Runtime {
     return { reason, vcpu, description: `Breakpoint at 0x${address.toString(16).toUpperCase()}`, breakpointIds: ids };
   }
 
-  /** One instruction of `vcpu` (with several vCPUs, the others may run too). Null when it simply completed. */
+  /**
+   * One instruction of `vcpu` alone (an instruction that exits counts as
+   * one); the other vCPUs do not run (Vm.runVcpu). Null when it simply
+   * completed, also when a data breakpoint asked for a stop: that is
+   * reported when the step ends.
+   */
   private stepInstruction(vcpu: number): RunOutcome | null {
-    const cpu = this.vm.vcpus[vcpu].cpu;
-    const before = { eip: cpu.eip, cs: cpu.seg[1].selector, retired: this.totalInstructions };
-    for (let n = 0; n < STEP_TRIES; n++) {
-      const stop = this.vm.run(1);
-      this.totalInstructions += stop.instructions;
-      if (this.pendingExit !== null) return this.classify(stop);
-      if (stop.reason !== 'limit' && stop.reason !== 'breakpoint') return this.classify(stop);
-      // One vCPU: vm.run(1) is exactly one of its instructions (an exit counts as the instruction).
-      if (this.vm.vcpus.length === 1) return null;
-      if (cpu.eip !== before.eip || cpu.seg[1].selector !== before.cs) return null;
-      if (this.vm.runState[vcpu] !== 'runnable') return null;
-    }
-    return null;
+    const stop = this.vm.runVcpu(vcpu, 1);
+    this.totalInstructions += stop.instructions;
+    if (this.pendingExit !== null) return this.classify(stop);
+    if (stop.reason === 'pause' || stop.reason === 'limit' || stop.reason === 'breakpoint') return null;
+    return this.classify(stop);
   }
 
   private async step(vcpu: number, kind: Exclude<StepKind, 'continue'>): Promise<RunOutcome> {
-    const done = (): RunOutcome => ({ kind: 'stopped', stop: { reason: 'step', vcpu, description: 'Step', breakpointIds: [] } });
+    // A stop asked for during the step (a data breakpoint hit in the middle of a line) is reported where the step ends.
+    const done = (): RunOutcome => {
+      const requested = this.requested;
+      this.requested = null;
+      return { kind: 'stopped', stop: requested ?? { reason: 'step', vcpu, description: 'Step', breakpointIds: [] } };
+    };
     const map = this.image.sourceMap;
     const lineKey = (address: number): string | undefined => {
       const e = map?.lookup(address);
@@ -374,7 +404,8 @@ export class Runtime {
         const isRet = ins !== null && /^(ret|retf|iret|iretd|iretw)$/.test(ins.mnemonic);
         const o = this.stepInstruction(vcpu);
         if (o !== null) return o;
-        if (byInstruction) return done();
+        // A vCPU that halted with nothing to wake it, or waits for SIPI, cannot go on alone: the step ends.
+        if (byInstruction || this.vm.runState[vcpu] !== 'runnable') return done();
         if (kind === 'stepOut' && isRet && stackPointer(this.vm, vcpu) > startSp) return done();
       }
       if (kind !== 'stepOut') {

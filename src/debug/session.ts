@@ -373,12 +373,9 @@ export class HyperstepSession extends LoggingDebugSession {
     }
   }
 
-  private reportStop(runtimeStop: RuntimeStop): void {
-    // A data breakpoint stops the runtime through a breakpoint where the vCPU stands (dataBreakpoints.ts); a step ending there is one too.
-    const data = this.dataBreakpoints.takeStop();
-    const stop: RuntimeStop = data === undefined ? runtimeStop : { ...runtimeStop, vcpu: data.vcpu, description: data.description, breakpointIds: data.ids };
+  private reportStop(stop: RuntimeStop): void {
     if (this.runtime !== undefined) this.runtime.lastStop = stop;
-    const event = new StoppedEvent(data === undefined ? stop.reason : 'data breakpoint', threadIdOf(stop.vcpu)) as DebugProtocol.StoppedEvent;
+    const event = new StoppedEvent(stop.reason, threadIdOf(stop.vcpu)) as DebugProtocol.StoppedEvent;
     event.body.allThreadsStopped = true;
     event.body.description = stop.description;
     if (stop.exit?.summary) event.body.text = stop.exit.summary;
