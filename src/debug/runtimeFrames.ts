@@ -1,12 +1,14 @@
 // Threads and stack frames: one thread per vCPU, named with the mode it is
 // in; at a VM-exit stop a frame for the exit above the guest frames. Guest
-// frames come from the source map. Callers are found by scanning the stack
-// for return addresses (a value just after a CALL of the program), not by
-// following EBP: teaching guests rarely keep frame pointers.
+// frames come from the source map. Callers are found by following the EBP
+// chain where the guest keeps frame pointers, and by scanning the stack for
+// return addresses (a value just after a CALL of the program) where it does
+// not: leaf functions, code before `push ebp; mov ebp, esp` or after the
+// frame is torn down, and guests that use EBP for anything else.
 
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { Vm } from '../vmm/vtx/index';
-import type { Runtime } from './runtime';
+import type { GuestImage, Runtime } from './runtime';
 import { exitFrameName } from './runtimeExits';
 import { linearIp, readBytes, stackPointer } from './runtimeState';
 import { decode } from '../x86/decode/index';
@@ -15,9 +17,11 @@ const FRAME_BASE = 1000;
 /** Frame slots per vCPU: 0 the current frame, 1.. callers, the last one the exit frame. */
 const SLOTS = 64;
 const EXIT_SLOT = SLOTS - 1;
-/** Stack words looked at for return addresses, and callers shown at most. */
+/** Stack words looked at for return addresses above the last frame found, and callers shown at most. */
 const SCAN_WORDS = 512;
 const MAX_CALLERS = 32;
+/** How far above the stack pointer a frame record may be (a frame with large locals). */
+const MAX_FRAME_REACH = 1 << 20;
 
 const hex = (n: number): string => `0x${(n >>> 0).toString(16).toUpperCase()}`;
 
@@ -45,37 +49,142 @@ export function frameIsExit(id: number): boolean {
   return id >= FRAME_BASE && (id - FRAME_BASE) % SLOTS === EXIT_SLOT;
 }
 
-/** True when `address` follows a CALL instruction of the program (a return address). */
-function isReturnAddress(rt: Runtime, address: number): boolean {
-  const map = rt.image.sourceMap;
-  const e = map?.lookup(address - 1);
-  if (e === undefined || e.address + e.length !== address || e.length === 0) return false;
-  const at = e.address - rt.image.loadAddress;
-  if (at < 0 || at >= rt.image.bytes.length) return false;
-  const ins = decode(rt.image.bytes, at, e.bits, e.address);
-  return ins.mnemonic === 'call' && ins.length === e.length;
+/** A CALL of the program: where it goes when the target is in the instruction (undefined through a register or memory). */
+interface CallSite {
+  target: number | undefined;
 }
 
-/** Return addresses on the stack, innermost first. */
+/** The CALL of the program that ends right before `address`, or undefined when `address` is no return address. */
+function callBefore(rt: Runtime, address: number): CallSite | undefined {
+  const map = rt.image.sourceMap;
+  const e = map?.lookup(address - 1);
+  if (e === undefined || e.address + e.length !== address || e.length === 0) return undefined;
+  const at = e.address - rt.image.loadAddress;
+  if (at < 0 || at >= rt.image.bytes.length) return undefined;
+  const ins = decode(rt.image.bytes, at, e.bits, e.address);
+  if (ins.mnemonic !== 'call' || ins.length !== e.length) return undefined;
+  const op = ins.operands[0];
+  return { target: op !== undefined && op.kind === 'rel' ? op.target >>> 0 : undefined };
+}
+
+/** Targets of the program's direct CALLs, sorted: the entry points of its functions. */
+const functionEntries = new WeakMap<GuestImage, number[]>();
+
+function entriesOf(image: GuestImage): number[] {
+  let list = functionEntries.get(image);
+  if (list !== undefined) return list;
+  const targets = new Set<number>();
+  const map = image.sourceMap;
+  for (const e of map?.entries ?? []) {
+    const at = e.address - image.loadAddress;
+    if (e.length === 0 || at < 0 || at >= image.bytes.length || image.bytes[at] !== 0xe8) continue;
+    const ins = decode(image.bytes, at, e.bits, e.address);
+    const op = ins.operands[0];
+    if (ins.mnemonic === 'call' && ins.length === e.length && op !== undefined && op.kind === 'rel') targets.add(op.target >>> 0);
+  }
+  list = [...targets].sort((a, b) => a - b);
+  functionEntries.set(image, list);
+  return list;
+}
+
+/** The function an address is in, as the nearest direct CALL target at or below it; undefined before the first. */
+function functionAt(entries: readonly number[], address: number): number | undefined {
+  let lo = 0;
+  let hi = entries.length - 1;
+  let best: number | undefined;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (entries[mid] <= address) {
+      best = entries[mid];
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return best;
+}
+
+/** Stack words by offset in the stack segment, read a chunk at a time; null where unreadable. */
+class StackWords {
+  private readonly chunks = new Map<number, (number | null)[]>();
+  private static readonly CHUNK = 256;
+
+  constructor(private readonly rt: Runtime, private readonly vcpu: number, private readonly base: number, readonly width: 2 | 4) {}
+
+  word(offset: number): number | null {
+    if (offset < 0 || offset + this.width > (this.width === 4 ? 0x1_0000_0000 : 0x1_0000)) return null;
+    let v = 0;
+    for (let k = this.width - 1; k >= 0; k--) {
+      const b = this.byte(offset + k);
+      if (b === null) return null;
+      v = v * 256 + b;
+    }
+    return v >>> 0;
+  }
+
+  private byte(offset: number): number | null {
+    const start = offset - (offset % StackWords.CHUNK);
+    let chunk = this.chunks.get(start);
+    if (chunk === undefined) {
+      chunk = readBytes(this.rt.vm, this.vcpu, 'gva', (this.base + start) >>> 0, StackWords.CHUNK);
+      this.chunks.set(start, chunk);
+    }
+    return chunk[offset - start];
+  }
+}
+
+/**
+ * Return addresses of the callers, innermost first. Each frame takes its
+ * caller from the frame record at the frame pointer (saved EBP, then the
+ * return address) when there is one that belongs to it: above what the
+ * frames below used of the stack, and with a return address after a CALL of
+ * the program into the function the frame is in (a CALL through a register
+ * or memory is taken as one). Otherwise the frame has none (a leaf, or
+ * code before `mov ebp, esp` or after `leave`, whose EBP is still its
+ * caller's): its return address is the first one found on the stack above
+ * what was used, and EBP is left as it is for the frames further out.
+ */
 function callers(rt: Runtime, vcpu: number): number[] {
   if (rt.image.sourceMap === undefined) return [];
   const c = rt.vm.vcpus[vcpu].cpu;
   const big = (c.cr0 & 1) !== 0 && (c.seg[2].attr & 0x4000) !== 0;
   const width = big ? 4 : 2;
-  const base = (c.seg[2].base + stackPointer(rt.vm, vcpu)) >>> 0;
-  const bytes = readBytes(rt.vm, vcpu, 'gva', base, SCAN_WORDS * width);
+  const stack = new StackWords(rt, vcpu, c.seg[2].base >>> 0, width);
+  const entries = entriesOf(rt.image);
+  const linear = (v: number): number => (big ? v : (c.seg[1].base + v) >>> 0);
+  const sp = stackPointer(rt.vm, vcpu);
+  let fp = big ? c.r[5] >>> 0 : c.r[5] & 0xffff;
+  // The lowest stack offset not yet accounted to a frame.
+  let used = sp;
+  let ip = linearIp(rt.vm, vcpu);
   const out: number[] = [];
-  for (let i = 0; i + width <= bytes.length && out.length < MAX_CALLERS; i += width) {
-    let v = 0;
-    let ok = true;
-    for (let k = width - 1; k >= 0; k--) {
-      const b = bytes[i + k];
-      if (b === null) ok = false;
-      v = v * 256 + (b ?? 0);
+  while (out.length < MAX_CALLERS) {
+    const fn = functionAt(entries, ip);
+    let ret: number | undefined;
+    if (fp >= used && fp - sp <= MAX_FRAME_REACH && fp % width === sp % width) {
+      const saved = stack.word(fp);
+      const r = stack.word(fp + width);
+      const call = r === null ? undefined : callBefore(rt, linear(r));
+      if (saved !== null && r !== null && call !== undefined && (call.target === undefined || call.target === fn)) {
+        ret = linear(r);
+        used = fp + 2 * width;
+        fp = saved;
+      }
     }
-    if (!ok) break;
-    const linear = big ? v : (c.seg[1].base + v) >>> 0;
-    if (isReturnAddress(rt, linear)) out.push(linear);
+    if (ret === undefined) {
+      const end = used + SCAN_WORDS * width;
+      for (let at = used; at < end; at += width) {
+        const v = stack.word(at);
+        if (v === null) break;
+        if (callBefore(rt, linear(v)) !== undefined) {
+          ret = linear(v);
+          used = at + width;
+          break;
+        }
+      }
+    }
+    if (ret === undefined) break;
+    out.push(ret);
+    // The caller is where its CALL is (a CALL that ends a function returns to the next one's first byte).
+    ip = ret - 1;
   }
   return out;
 }
