@@ -102,32 +102,50 @@ function functionAt(entries: readonly number[], address: number): number | undef
   return best;
 }
 
-/** Stack words by offset in the stack segment, read a chunk at a time; null where unreadable. */
+/**
+ * Stack words by offset in the stack segment; null where unreadable. The
+ * stretch above the stack pointer that frames and scans usually need is read
+ * at once, anything further (a frame record far up) a chunk at a time.
+ */
 class StackWords {
-  private readonly chunks = new Map<number, (number | null)[]>();
   private static readonly CHUNK = 256;
+  private readonly near: (number | null)[];
+  private readonly far = new Map<number, (number | null)[]>();
+  private readonly limit: number;
 
-  constructor(private readonly rt: Runtime, private readonly vcpu: number, private readonly base: number, readonly width: 2 | 4) {}
+  constructor(private readonly rt: Runtime, private readonly vcpu: number, private readonly base: number, readonly width: 2 | 4, private readonly sp: number) {
+    this.limit = width === 4 ? 0x1_0000_0000 : 0x1_0000;
+    this.near = readBytes(rt.vm, vcpu, 'gva', (base + sp) >>> 0, Math.min((SCAN_WORDS + 64) * width, this.limit - sp));
+  }
 
   word(offset: number): number | null {
-    if (offset < 0 || offset + this.width > (this.width === 4 ? 0x1_0000_0000 : 0x1_0000)) return null;
+    if (offset < 0 || offset + this.width > this.limit) return null;
     let v = 0;
+    const i = offset - this.sp;
+    if (i >= 0 && i + this.width <= this.near.length) {
+      for (let k = this.width - 1; k >= 0; k--) {
+        const b = this.near[i + k];
+        if (b === null) return null;
+        v = v * 256 + b;
+      }
+      return v;
+    }
     for (let k = this.width - 1; k >= 0; k--) {
-      const b = this.byte(offset + k);
+      const b = this.farByte(offset + k);
       if (b === null) return null;
       v = v * 256 + b;
     }
-    return v >>> 0;
+    return v;
   }
 
-  private byte(offset: number): number | null {
+  private farByte(offset: number): number | null {
     const start = offset - (offset % StackWords.CHUNK);
-    let chunk = this.chunks.get(start);
+    let chunk = this.far.get(start);
     if (chunk === undefined) {
       chunk = readBytes(this.rt.vm, this.vcpu, 'gva', (this.base + start) >>> 0, StackWords.CHUNK);
-      this.chunks.set(start, chunk);
+      this.far.set(start, chunk);
     }
-    return chunk[offset - start];
+    return chunk[offset - start] ?? null;
   }
 }
 
@@ -147,10 +165,10 @@ function callers(rt: Runtime, vcpu: number): number[] {
   const c = rt.vm.vcpus[vcpu].cpu;
   const big = (c.cr0 & 1) !== 0 && (c.seg[2].attr & 0x4000) !== 0;
   const width = big ? 4 : 2;
-  const stack = new StackWords(rt, vcpu, c.seg[2].base >>> 0, width);
+  const sp = stackPointer(rt.vm, vcpu);
+  const stack = new StackWords(rt, vcpu, c.seg[2].base >>> 0, width, sp);
   const entries = entriesOf(rt.image);
   const linear = (v: number): number => (big ? v : (c.seg[1].base + v) >>> 0);
-  const sp = stackPointer(rt.vm, vcpu);
   let fp = big ? c.r[5] >>> 0 : c.r[5] & 0xffff;
   // The lowest stack offset not yet accounted to a frame.
   let used = sp;
