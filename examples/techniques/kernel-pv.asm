@@ -42,7 +42,7 @@ HC_SET_TRAP_TABLE   equ 1       ; EBX = the trap table
 HC_MMU_UPDATE       equ 2       ; EBX = (entry address, value) pairs, ECX = count
 HC_SET_PAGING       equ 3       ; EBX = page directory, 0 = paging off
 HC_STACK_SWITCH     equ 4       ; EBX = SS, ECX = ESP for entering the kernel from ring 3
-HC_IRET             equ 5       ; the stack holds EIP, CS, EFLAGS (and ESP, SS)
+HC_IRET             equ 5       ; the stack holds EAX, then EIP, CS, EFLAGS (and ESP, SS)
 HC_IRQ_DISABLE      equ 6       ; returns the previous state
 HC_IRQ_RESTORE      equ 7       ; EBX = 1 enable, 0 disable
 HC_BLOCK            equ 8       ; enable interrupts and wait for one
@@ -175,7 +175,8 @@ start:
     ; ---- 6. The user task --------------------------------------------------
     ; STACK_SWITCH replaces the TSS's ESP0: where the hypervisor puts the
     ; frame of an event that arrives while ring 3 runs. The IRET hypercall
-    ; takes the same frame as the IRET instruction.
+    ; takes the frame of the IRET instruction with one more word on top: the
+    ; EAX to return with (EAX itself carries the hypercall number).
     mov [kernel_esp], esp
     mov ebx, KDATA
     mov ecx, esp
@@ -191,6 +192,7 @@ start:
     push EFLAGS_USER            ; EFLAGS: IF = 1 turns virtual interrupts on
     push UCODE                  ; CS
     push user_main              ; EIP
+    push 0                      ; EAX the task starts with
     mov eax, HC_IRET
     int HYPERCALL
 
@@ -281,12 +283,12 @@ mmu_flush:
 ; and handlers leave through the IRET hypercall: a native IRET in ring 1
 ; would not restore the virtual interrupt flag.
 ;
-; EAX is the one register a handler cannot give back: the IRET hypercall
-; needs it for its number, and its frame (EIP, CS, EFLAGS, ESP, SS) has no
-; slot for the interrupted EAX.
+; The IRET hypercall needs EAX for its number, so a handler leaves the EAX
+; to return with on top of the frame (as Xen's i386 HYPERVISOR_iret does).
 
 ; IRQ 0 (masked on entry, as an interrupt gate).
 timer:
+    push eax                    ; given back by the IRET hypercall
     push ebx
     push ecx
     push edx
@@ -294,7 +296,7 @@ timer:
     mov ax, KDATA               ; DS may still be the user task's
     mov ds, ax
     inc dword [ticks]
-    mov eax, [esp + 20]         ; the interrupted CS: DS, EDX, ECX, EBX and EIP are below it
+    mov eax, [esp + 24]         ; the interrupted CS: DS, EDX, ECX, EBX, EAX and EIP are below it
     and eax, 3
     cmp eax, 3                  ; RPL 3: user; our own CS has RPL 1
     jne .checked_mode
@@ -319,6 +321,7 @@ timer:
 
 ; Spurious IRQ 7: nothing is in service, so no EOI.
 spurious:
+    push eax
     mov eax, HC_IRET
     int HYPERCALL
 
@@ -348,11 +351,10 @@ syscall:
     mov esi, ebx
     call console_write
 .return:
-    ; kernel.asm stores the result in the saved EAX here; through the IRET
-    ; hypercall it could not reach the task (see above).
     pop es
     pop ds
     popad
+    push eax                    ; the task's EAX comes back through the IRET hypercall
     mov eax, HC_IRET
     int HYPERCALL
 .exit:

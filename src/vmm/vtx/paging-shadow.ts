@@ -355,7 +355,7 @@ function combineWithInterrupted(idtVectoringInfo: number): 'double-fault' | 'tri
  * page comes back to the VMM. With guest CR0.WP clear a supervisor may write
  * a read-only page: such a page is shadowed writable but supervisor-only.
  */
-function shadowRights(walk: GvaWalk, cr0: number, write: boolean, user: boolean): { writable: boolean; userOk: boolean; allowsWrite: boolean } {
+export function shadowRights(walk: GvaWalk, cr0: number, write: boolean, user: boolean): { writable: boolean; userOk: boolean; allowsWrite: boolean } {
   if (!walk.paging) return { writable: true, userOk: true, allowsWrite: true };
   const [pde, pte] = walk.guest.map((g) => g.value ?? 0);
   const large = walk.pageSize === 0x400000;

@@ -91,13 +91,13 @@ export function movSreg(x: Ctx): Fn {
     return (c) => c.loadSeg(s, get(c));
   }
   const s = (src as { reg: number }).reg;
-  if (dst.kind === 'reg') {
-    // A register destination takes the whole operand size (upper half zeroed with 32-bit operands).
-    const put = writer(dst);
-    return (c) => put(c, c.seg[s].selector);
-  }
-  const put = writer(dst, 2);
-  return (c) => put(c, c.seg[s].selector);
+  const ins = x.ins, len = x.len;
+  // A register destination takes the whole operand size (upper half zeroed with 32-bit operands).
+  const put = dst.kind === 'reg' ? writer(dst) : writer(dst, 2);
+  return (c) => {
+    c.intercept.segRead?.(c, ins, len, s);
+    put(c, c.seg[s].selector);
+  };
 }
 
 export function movx(x: Ctx, signed: boolean): Fn {
@@ -139,9 +139,11 @@ export function push(x: Ctx): Fn {
   if (op.kind === 'imm') { const v = op.value; return (c) => c.push(v, osz); }
   if (op.kind === 'sreg') {
     const s = op.reg;
-    if (osz === 2) return (c) => c.push16(c.seg[s].selector);
+    const ins = x.ins, len = x.len;
+    if (osz === 2) return (c) => { c.intercept.segRead?.(c, ins, len, s); c.push16(c.seg[s].selector); };
     // 32-bit push of a segment register: the slot is a dword but only its low word is written.
     return (c) => {
+      c.intercept.segRead?.(c, ins, len, s);
       const sp = c.stack32 ? (c.r[4] - 4) >>> 0 : (c.r16[8] - 4) & 0xffff;
       c.rmw(SS, sp, 4);
       c.wr16(SS, sp, c.seg[s].selector);

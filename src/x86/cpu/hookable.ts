@@ -27,9 +27,11 @@ export function hookKeyOf(ins: Instr): InstrHookKey | null {
     for (const o of ins.operands) {
       if (o.kind === 'creg') return ins.operands[0] === o ? 'movToCr' : 'movFromCr';
       if (o.kind === 'dreg') return 'movDr';
+      if (o.kind === 'sreg' && o !== ins.operands[0]) return 'segRead';
     }
     return null;
   }
+  if (ins.mnemonic === 'push' && ins.operands[0]?.kind === 'sreg') return 'segRead';
   return BY_MNEMONIC[ins.mnemonic] ?? null;
 }
 
@@ -44,4 +46,4 @@ export function hookSignature(intercept: CpuIntercept): number {
   return sig;
 }
 
-const HOOK_KEYS: readonly InstrHookKey[] = [...new Set(Object.values(BY_MNEMONIC)), 'movFromCr', 'movDr'];
+const HOOK_KEYS: readonly InstrHookKey[] = [...new Set(Object.values(BY_MNEMONIC)), 'movFromCr', 'movDr', 'segRead'];

@@ -83,6 +83,12 @@ export interface CpuIntercept {
   cli?: InstrHook;
   sti?: InstrHook;
   iret?: InstrHook;
+  /**
+   * MOV from a segment register and PUSH of one (`sreg` 0-5). Observe-only:
+   * the hook cannot change what the instruction does. A software VMM uses it
+   * to see a deprivileged kernel read CS or SS and find RPL 1 there.
+   */
+  segRead?: (cpu: Cpu, instr: Instr, length: number, sreg: number) => void;
   /** Before delivery of an exception (also int3/into/int n as 'software'). */
   exception?: (cpu: Cpu, vector: number, errorCode: number, kind: ExceptionKind, context: ExceptionContext) => boolean;
   /** Before delivery of an external interrupt; vector -1 is NMI. */

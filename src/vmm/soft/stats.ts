@@ -1,0 +1,123 @@
+// What a software technique costs: traps into the VMM by kind, the binary
+// translator's work and callouts, hypercalls, and the cycles the cost table
+// charges for each. The software counterpart of the VT-x exit statistics.
+
+/** Cycle costs of the software techniques (estimates, docs/vmm-costs.md "Software techniques"). */
+export interface SoftCostTable {
+  name: string;
+  /** An exception into the real ring 0 and the IRET back to the guest. */
+  trapRoundTrip: number;
+  /** Decoding and emulating one trapped privileged instruction. */
+  emulate: number;
+  /** Walking the guest's tables and writing one shadow entry (on top of the trap). */
+  shadowFill: number;
+  /** Building the guest's exception frame and entering its handler in software. */
+  reflect: number;
+  /** A device interrupt taken by the VMM (on top of reflecting it). */
+  interrupt: number;
+  /** A hypercall's handler (on top of the trap round trip). */
+  hypercall: number;
+  /** A translated callout: a call into the VMM's emulation, no privilege change. */
+  callout: number;
+  /** Translating one guest instruction (decode, classify, emit). */
+  translatePerInstruction: number;
+  /** A translation-cache lookup at an unchained block exit. */
+  lookup: number;
+  /** One guest instruction run natively (the cost model's CPI, also the native baseline's). */
+  instruction: number;
+}
+
+export const DEFAULT_SOFT_COSTS: Readonly<SoftCostTable> = Object.freeze({
+  name: 'soft-default',
+  trapRoundTrip: 800,
+  emulate: 300,
+  shadowFill: 600,
+  reflect: 400,
+  interrupt: 300,
+  hypercall: 250,
+  callout: 40,
+  translatePerInstruction: 200,
+  lookup: 30,
+  instruction: 1,
+});
+
+export interface TrapStat {
+  key: string;
+  count: number;
+  cycles: number;
+}
+
+export interface SoftStatsReport {
+  model: string;
+  traps: number;
+  trapCycles: number;
+  /** By kind and detail: "#GP: cli", "#PF: shadow fill", "interrupt: vector 0x20", "hypercall: CONSOLE_WRITE"… */
+  byKind: TrapStat[];
+  holes: number;
+  translation: { blocks: number; instructions: number; callouts: number; chained: number; lookups: number; invalidations: number; cycles: number };
+  hypercalls: TrapStat[];
+  /** Every VMM cycle: traps, callouts, translation, lookups. */
+  vmmCycles: number;
+}
+
+export class SoftStats {
+  private readonly kinds = new Map<string, TrapStat>();
+  private readonly calls = new Map<string, TrapStat>();
+  traps = 0;
+  trapCycles = 0;
+  holes = 0;
+  readonly translation = { blocks: 0, instructions: 0, callouts: 0, chained: 0, lookups: 0, invalidations: 0, cycles: 0 };
+
+  constructor(readonly costs: Readonly<SoftCostTable> = DEFAULT_SOFT_COSTS) {}
+
+  /** One trap into the VMM, `extra` cycles of work beyond the round trip. */
+  trap(key: string, extra: number): number {
+    const cycles = this.costs.trapRoundTrip + extra;
+    this.traps++;
+    this.trapCycles += cycles;
+    add(this.kinds, key, cycles);
+    return cycles;
+  }
+
+  hypercall(name: string): void {
+    add(this.calls, name, this.costs.trapRoundTrip + this.costs.hypercall);
+  }
+
+  callout(mnemonic: string): void {
+    this.translation.callouts++;
+    this.translation.cycles += this.costs.callout;
+    add(this.kinds, `callout: ${mnemonic}`, this.costs.callout);
+  }
+
+  translated(instructions: number): void {
+    this.translation.blocks++;
+    this.translation.instructions += instructions;
+    this.translation.cycles += instructions * this.costs.translatePerInstruction;
+  }
+
+  lookup(): void {
+    this.translation.lookups++;
+    this.translation.cycles += this.costs.lookup;
+  }
+
+  get vmmCycles(): number {
+    return this.trapCycles + this.translation.cycles;
+  }
+
+  report(): SoftStatsReport {
+    const sorted = (m: Map<string, TrapStat>): TrapStat[] => [...m.values()].sort((a, b) => b.count - a.count || a.key.localeCompare(b.key)).map((s) => ({ ...s }));
+    return {
+      model: this.costs.name, traps: this.traps, trapCycles: this.trapCycles, byKind: sorted(this.kinds), holes: this.holes,
+      translation: { ...this.translation }, hypercalls: sorted(this.calls), vmmCycles: this.vmmCycles,
+    };
+  }
+}
+
+function add(m: Map<string, TrapStat>, key: string, cycles: number): void {
+  const s = m.get(key);
+  if (s === undefined) m.set(key, { key, count: 1, cycles });
+  else {
+    s.count++;
+    s.cycles += cycles;
+  }
+}
