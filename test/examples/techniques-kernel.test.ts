@@ -7,33 +7,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { assemble } from '../../src/x86/asm/index';
+import { join } from 'node:path';
+import { buildKernel, EXPECTED_CONSOLE, TECHNIQUES_DIR, type BuiltKernel } from './techniques-kernels';
 import { Machine } from '../../src/x86/machine';
 import { PcPlatform, runWithPlatform } from '../../src/vmm/devices/platform';
 import { createVm, type VmOptions } from '../../src/vmm/vtx/index';
 import { parseVmConfig, toVmOptions, formatConfigError } from '../../src/vmm/config/index';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const DIR = join(REPO, 'examples', 'techniques');
+const DIR = TECHNIQUES_DIR;
 const ORG = 0x10000;
 const USER_BASE = 0x11000;
 const PAGE = 0x1000;
 const BUDGET = 20_000_000;
-
-const EXPECTED_CONSOLE = [
-  'kernel: traps, paging and the timer are set up',
-  'kernel: critical sections done: 100',
-  'kernel: tick 3, starting the user task in ring 3',
-  'user: hello from ring 3',
-  'user: computing a checksum while the timer preempts me',
-  'user: checksum=0xDCD2E0DD',
-  'user: exiting',
-  'kernel: the user task exited with status 0',
-  'kernel: ticks=15 syscalls=6 critical=100 torn=0',
-  '',
-].join('\n');
 
 /** The checksum the user task computes, worked out here independently. */
 function expectedChecksum(): string {
@@ -42,28 +27,8 @@ function expectedChecksum(): string {
   return h.toString(16).toUpperCase().padStart(8, '0');
 }
 
-interface Built {
-  bytes: Uint8Array;
-  symbols: Map<string, number>;
-  origin: number;
-}
-
-function build(name: string): Built {
-  const path = join(DIR, name);
-  const r = assemble(readFileSync(path, 'utf8'), {
-    fileName: relative(REPO, path),
-    readFile: (p) => {
-      try {
-        return readFileSync(resolve(REPO, p), 'utf8');
-      } catch {
-        return undefined;
-      }
-    },
-  });
-  assert.deepEqual(r.diagnostics.map((d) => `${d.file}:${d.line}: ${d.message}`), [], `${name} assembles without diagnostics`);
-  assert.ok(r.ok);
-  return { bytes: r.bytes, symbols: r.symbols, origin: r.origin };
-}
+const build = buildKernel;
+type Built = BuiltKernel;
 
 const symbol = (b: Built, name: string): number => {
   const v = b.symbols.get(name);

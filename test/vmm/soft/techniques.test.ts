@@ -6,46 +6,16 @@
 // code) and the hole report.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { assemble } from '../../../src/x86/asm/index';
+import { buildKernel, EXPECTED_CONSOLE } from '../../examples/techniques-kernels';
 import { createSoftVm, type SoftTechnique, type SoftVm } from '../../../src/vmm/soft/index';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const DIR = join(REPO, 'examples', 'techniques');
 const BUDGET = 20_000_000;
 
-const NATIVE_CONSOLE = [
-  'kernel: traps, paging and the timer are set up',
-  'kernel: critical sections done: 100',
-  'kernel: tick 3, starting the user task in ring 3',
-  'user: hello from ring 3',
-  'user: computing a checksum while the timer preempts me',
-  'user: checksum=0xDCD2E0DD',
-  'user: exiting',
-  'kernel: the user task exited with status 0',
-  'kernel: ticks=15 syscalls=6 critical=100 torn=0',
-  '',
-].join('\n');
+const NATIVE_CONSOLE = EXPECTED_CONSOLE;
 
-function build(path: string): { bytes: Uint8Array; symbols: Map<string, number> } {
-  const r = assemble(readFileSync(path, 'utf8'), {
-    fileName: relative(REPO, path),
-    readFile: (p) => {
-      try {
-        return readFileSync(resolve(REPO, p), 'utf8');
-      } catch {
-        return undefined;
-      }
-    },
-  });
-  assert.equal(r.ok, true, r.diagnostics.map((d) => d.message).join('\n'));
-  return { bytes: r.bytes, symbols: r.symbols };
-}
-
-const kernel = build(join(DIR, 'kernel.asm'));
-const kernelPv = build(join(DIR, 'kernel-pv.asm'));
+const kernel = buildKernel('kernel.asm');
+const kernelPv = buildKernel('kernel-pv.asm');
 
 function boot(technique: SoftTechnique, image: Uint8Array, org = 0x10000): SoftVm {
   return createSoftVm({ technique, image, org });
