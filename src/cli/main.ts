@@ -10,6 +10,7 @@ import { runDemo } from './demo';
 import { runReference } from './reference';
 import { exitJson, formatExitLine, loadVmConfig, runUnderVmm, stopProblem, vmExitCodeFor } from './vmrun';
 import { formatExitStats } from '../vmm/vtx/stats-format';
+import { COMPARE_USAGE, runCompare } from './compare';
 
 declare const HYPERSTEP_VERSION: string | undefined;
 
@@ -35,6 +36,7 @@ commands:
         boot sector (org 0x7C00 or none) and flat32 at the source's org
         otherwise; a flat32 guest without an org loads at 0x1000.
         --bare runs the bare machine without a VMM (as does --rom)
+${COMPARE_USAGE}
   demo  boot the demo guest in examples/demo and narrate what it did, then
         run examples/demo/vmm-tour.asm under the VMM and show its exits
   reference exits|vmcs|controls|errors [--json]
@@ -278,6 +280,8 @@ export function main(argv: string[]): number {
         return cmdDisasm(rest);
       case 'run':
         return cmdRun(rest);
+      case 'compare':
+        return runCompare(rest, out, (line) => process.stderr.write(line + '\n'));
       case 'demo':
         return runDemo(out);
       case 'reference':

@@ -14,6 +14,9 @@ export const PV_HYPERCALLS = [
   'BLOCK', 'YIELD', 'IO_WRITE', 'IO_READ', 'SHUTDOWN', 'INVLPG', 'FAULT_ADDRESS',
 ] as const;
 
+/** IO_WRITE and IO_READ: the device model's work comes on top of the hypercall. */
+const IO_HYPERCALLS: ReadonlySet<number> = new Set([PV_HYPERCALLS.indexOf('IO_WRITE'), PV_HYPERCALLS.indexOf('IO_READ')]);
+
 const EINVAL = -22, ENOSYS = -38, EPERM = -1;
 const CONSOLE_MAX = 4096;
 
@@ -52,8 +55,9 @@ export class Paravirt {
     const c = vm.cpu;
     const nr = c.r[0] >>> 0;
     const name = PV_HYPERCALLS[nr] ?? `#${nr}`;
-    vm.trap(`hypercall: ${name}`, vm.stats.costs.hypercall);
-    vm.stats.hypercall(name);
+    const extra = vm.stats.costs.hypercall + (IO_HYPERCALLS.has(nr) ? vm.stats.costs.ioDevice : 0);
+    vm.trap(`hypercall: ${name}`, extra);
+    vm.stats.hypercall(name, vm.stats.costs.trapRoundTrip + extra);
     if (vm.v.cpl !== 0) { c.r[0] = EPERM; return; }
     const ebx = c.r[3] >>> 0, ecx = c.r[1] >>> 0, edx = c.r[2] >>> 0;
     const ret = (v: number): void => { c.r[0] = v | 0; };

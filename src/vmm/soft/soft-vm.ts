@@ -224,7 +224,7 @@ export class SoftVm {
     if ((vector === 13 || vector === 6) && this.v.cpl === 0 && this.pv === null) {
       const ins = this.instructionAt();
       if (ins !== null && this.emulates(ins.mnemonic, ins)) {
-        this.trap(`#GP: ${ins.mnemonic}`, costs.emulate);
+        this.trap(`#GP: ${ins.mnemonic}`, this.stats.emulationCost(ins.mnemonic));
         this.finishEmulation(emulate(this.emulationHost(), ins, ins.length));
         return true;
       }
