@@ -8,9 +8,13 @@ import { exitCodeFor, runProgram, type StartMode } from './run';
 import { bytesToText, hex4, hex8, registerDump } from './format';
 import { runDemo } from './demo';
 import { runReference } from './reference';
-import { exitJson, formatExitLine, loadVmConfig, runUnderVmm, stopProblem, vmExitCodeFor } from './vmrun';
+import { exitJson, formatExitLine, loadVmConfig, readVmConfig, runUnderVmm, stopProblem, vmExitCodeFor } from './vmrun';
 import { formatExitStats } from '../vmm/vtx/stats-format';
 import { COMPARE_USAGE, runCompare } from './compare';
+import { formatHoleLine, formatTrapLine, runUnderSoft, virtualCpuLine } from './softrun';
+import { formatSoftStats } from '../vmm/soft/stats-format';
+import { isSoftTechnique, TECHNIQUES, toSoftVmOptions, type Technique, type VmConfig } from '../vmm/config/index';
+import type { SoftTechnique } from '../vmm/soft/index';
 
 declare const HYPERSTEP_VERSION: string | undefined;
 
@@ -22,8 +26,9 @@ commands:
   disasm FILE [--bits 16|32] [--org ADDR]
         disassemble a raw binary (or an .asm file, assembled first);
         one line per instruction: address, bytes, NASM text (default --bits 16)
-  run FILE [--vm CONFIG] [--bare] [--mode real|flat32] [--org ADDR] [--rom]
-           [--max-instructions N] [--json] [--trace exits]
+  run FILE [--vm CONFIG] [--technique NAME] [--bare] [--mode real|flat32]
+           [--org ADDR] [--rom] [--max-instructions N] [--json]
+           [--trace exits|traps]
         run a guest (.asm or raw binary) under the VMM (VT-x, KVM-like
         controls, or the VM configuration CONFIG) until it shuts down, halts
         with nothing to wake it, triple-faults or reaches the instruction limit
@@ -35,7 +40,11 @@ commands:
         Without --mode: the configuration's entry.mode, else real mode for a
         boot sector (org 0x7C00 or none) and flat32 at the source's org
         otherwise; a flat32 guest without an org loads at 0x1000.
-        --bare runs the bare machine without a VMM (as does --rom)
+        --bare runs the bare machine without a VMM (as does --rom).
+        --technique trap-and-emulate|binary-translation|paravirt (or the
+        configuration's technique) runs a flat32 guest kernel on the software
+        VMM instead: the statistics are its traps, translation and hypercalls,
+        --trace traps prints every trap and virtualization hole as it happens
 ${COMPARE_USAGE}
   demo  boot the demo guest in examples/demo and narrate what it did, then
         run examples/demo/vmm-tour.asm under the VMM and show its exits
@@ -46,7 +55,8 @@ ${COMPARE_USAGE}
 exit codes: 0 success (run: guest halted, or shut down with code 0), 1 bad
 input (assembly errors, unreadable file, invalid VM configuration), 2 bad
 usage, 3 guest triple fault, 4 instruction limit, 5 VM error (unhandled VM
-exit, failed VM entry), 6 guest shut down with a non-zero code`;
+exit, failed VM entry), 6 guest shut down with a non-zero code (for the
+debug-exit port: wrote a value other than 0)`;
 
 function out(s: string): void {
   process.stdout.write(s + '\n');
@@ -109,7 +119,7 @@ function cmdDisasm(argv: string[]): number {
 
 function cmdRun(argv: string[]): number {
   const spec: Record<string, FlagSpec> = {
-    bare: {}, mode: { value: true }, org: { value: true }, rom: {}, 'max-instructions': { value: true }, json: {}, vm: { value: true }, trace: { value: true },
+    bare: {}, mode: { value: true }, org: { value: true }, rom: {}, 'max-instructions': { value: true }, json: {}, vm: { value: true }, trace: { value: true }, technique: { value: true },
   };
   const p = parseArgs(argv, spec);
   if (p.positional.length !== 1) throw new UsageError('run needs exactly one FILE');
@@ -119,7 +129,9 @@ function cmdRun(argv: string[]): number {
   if (rom && modeText !== undefined) throw new UsageError('--rom and --mode exclude each other: a ROM starts at the reset vector in real mode');
   const vmPath = flagString(p, 'vm');
   const trace = flagString(p, 'trace');
-  if (trace !== undefined && trace !== 'exits') throw new UsageError(`--trace takes 'exits' (got '${trace}')`);
+  if (trace !== undefined && trace !== 'exits' && trace !== 'traps') throw new UsageError(`--trace takes 'exits' or 'traps' (got '${trace}')`);
+  const techniqueText = flagString(p, 'technique');
+  if (techniqueText !== undefined && !(TECHNIQUES as readonly string[]).includes(techniqueText)) throw new UsageError(`--technique must be one of ${TECHNIQUES.join(', ')} (got '${techniqueText}')`);
   // A ROM starts at the reset vector, which only the bare machine models.
   const bare = p.flags.has('bare') || rom;
   if (bare && vmPath !== undefined) throw new UsageError(`--vm runs the guest under the VMM; it cannot be combined with ${rom ? '--rom' : '--bare'}`);
@@ -132,7 +144,19 @@ function cmdRun(argv: string[]): number {
   const json = p.flags.has('json');
   const file = p.positional[0];
 
-  if (!bare) return cmdRunVm({ file, modeText: modeText as 'real' | 'flat32' | undefined, org, maxInstructions, json, vmPath, trace: trace === 'exits' });
+  if (bare && techniqueText !== undefined) throw new UsageError(`--technique runs the guest under a VMM; it cannot be combined with ${rom ? '--rom' : '--bare'}`);
+  if (!bare) {
+    // The configuration is read first: its technique decides which VMM runs the guest.
+    const read = vmPath === undefined ? undefined : readVmConfig(vmPath, { technique: techniqueText });
+    const technique: Technique = read?.config.technique ?? (techniqueText as Technique | undefined) ?? 'vtx';
+    if (isSoftTechnique(technique)) {
+      if (trace === 'exits') throw new UsageError(`--trace exits needs VT-x; under ${technique} use --trace traps`);
+      if (modeText === 'real') throw new UsageError(`--technique ${technique} runs a flat32 guest kernel; --mode real needs the vtx technique`);
+      return cmdRunSoft({ file, technique, org, maxInstructions, json, vmPath, config: read?.config, trace: trace === 'traps' });
+    }
+    if (trace === 'traps') throw new UsageError('--trace traps needs a software technique (--technique); under VT-x use --trace exits');
+    return cmdRunVm({ file, modeText: modeText as 'real' | 'flat32' | undefined, org, maxInstructions, json, vmPath, trace: trace === 'exits', technique: techniqueText });
+  }
 
   const mode: StartMode = rom ? 'rom' : (modeText as 'real' | 'flat32' | undefined) ?? 'real';
   if (orgText !== undefined && mode !== 'flat32') throw new UsageError('--org applies to --mode flat32 only (a boot sector always loads at 0x7C00)');
@@ -176,6 +200,89 @@ function cmdRun(argv: string[]): number {
   return exitCodeFor(stop);
 }
 
+interface SoftRunArgs {
+  file: string;
+  technique: SoftTechnique;
+  org: number | undefined;
+  maxInstructions: number;
+  json: boolean;
+  vmPath: string | undefined;
+  config: VmConfig | undefined;
+  trace: boolean;
+}
+
+/** A flat32 guest kernel on the software VMM: output as it comes, then the VMM's statistics and the stop. */
+function cmdRunSoft(a: SoftRunArgs): number {
+  let config;
+  let notApplied: string[] = [];
+  if (a.config !== undefined) {
+    const converted = toSoftVmOptions(a.config);
+    if (!converted.ok) throw new InputError(converted.errors.map((e) => `${a.vmPath}: ${e.path}: ${e.message}`).join('\n'));
+    config = converted.options;
+    notApplied = converted.notApplied;
+  }
+  const program = loadProgram(a.file, { bits: 32 });
+  if (!a.json) {
+    for (const w of program.warnings) process.stderr.write(w + '\n');
+    for (const n of notApplied) process.stderr.write(`${a.vmPath}: note: ${n}\n`);
+  }
+  let lastChar = '\n';
+  let pending = '';
+  const flush = (): void => {
+    if (pending === '') return;
+    if (a.trace) for (const line of pending.replace(/\r?\n$/, '').split(/\r?\n/)) out(`guest> ${line}`);
+    else {
+      process.stdout.write(Buffer.from(pending, 'latin1'));
+      lastChar = pending[pending.length - 1];
+    }
+    pending = '';
+  };
+  const outcome = runUnderSoft(program, {
+    technique: a.technique,
+    org: a.org,
+    maxInstructions: a.maxInstructions,
+    config,
+    onOutput: a.json ? undefined : (text) => {
+      pending += text;
+      if (a.trace ? text.includes('\n') : text.includes('\n') || pending.length >= 4096) flush();
+    },
+    onTrap: a.trace && !a.json ? (t) => out(formatTrapLine(t)) : undefined,
+    onHole: a.trace && !a.json ? (h) => out(formatHoleLine(h)) : undefined,
+    onSlice: a.trace ? undefined : flush,
+  });
+  flush();
+  const { vm, stop } = outcome;
+  const report = vm.stats.report();
+  if (a.json) {
+    out(JSON.stringify({
+      file: program.path, technique: a.technique, loadAddress: outcome.loadAddress,
+      vm: { config: a.vmPath ?? null, notApplied },
+      stats: report, holes: vm.holes,
+      ...(vm.translator !== null ? { translation: vm.translator.cached().map((b) => ({ start: b.start, instructions: b.instrs.length, callouts: b.instrs.filter((i) => i.callout).length, runs: b.runs, valid: b.valid })) } : {}),
+      stop: { reason: stop.reason, message: stop.message, rip: stop.rip, ...(stop.code !== undefined ? { code: stop.code } : {}) },
+      instructions: outcome.instructions, console: outcome.console,
+      virtualCpu: { cpl: vm.v.cpl, interrupts: vm.v.interrupts, iopl: vm.v.iopl, cr0: vm.v.cr0, cr3: vm.v.cr3, gdtr: vm.v.gdtr, idtr: vm.v.idtr },
+      state: vm.machine.state(),
+    }, null, 2));
+  } else {
+    if (lastChar !== '\n') out('');
+    out('');
+    for (const line of formatSoftStats(report, a.technique)) out(line);
+    if (vm.holes.length > 0 && !a.trace) {
+      out('');
+      out(`first virtualization holes (${vm.holes.length.toLocaleString('en-US')} in all; --trace traps lists every one):`);
+      for (const h of vm.holes.slice(0, 3)) out(`  ${formatHoleLine(h)}`);
+    }
+    out('');
+    const code = stop.code !== undefined ? ` (exit code ${stop.code})` : '';
+    out(`stopped: ${stop.reason}${code} at ${hex8(stop.rip)} after ${outcome.instructions.toLocaleString('en-US')} instructions, ${report.traps.toLocaleString('en-US')} traps into the VMM — ${stop.message}`);
+    out(virtualCpuLine(vm));
+    out(registerDump(vm.machine));
+  }
+  if (stop.reason === 'error') process.stderr.write(`hyperstep: VMM error: ${stop.message}\n`);
+  return vmExitCodeFor(stop, vm.platform.debugExit.value);
+}
+
 interface VmRunArgs {
   file: string;
   modeText: 'real' | 'flat32' | undefined;
@@ -184,6 +291,8 @@ interface VmRunArgs {
   json: boolean;
   vmPath: string | undefined;
   trace: boolean;
+  /** --technique vtx over a configuration that names another. */
+  technique?: string;
 }
 
 /**
@@ -192,7 +301,7 @@ interface VmRunArgs {
  * sector in real mode, any other org (or an --org) a flat32 guest loaded there.
  */
 function cmdRunVm(a: VmRunArgs): number {
-  const vmConfig = a.vmPath === undefined ? undefined : loadVmConfig(a.vmPath);
+  const vmConfig = a.vmPath === undefined ? undefined : loadVmConfig(a.vmPath, { technique: a.technique });
   let mode = a.modeText ?? (a.vmPath !== undefined ? vmConfig?.config.entry.mode : undefined);
   let program = loadProgram(a.file, { bits: mode === 'flat32' ? 32 : 16 });
   if (mode === undefined) {
@@ -267,7 +376,7 @@ function cmdRunVm(a: VmRunArgs): number {
   }
   const problem = stopProblem(stop);
   if (problem !== undefined) process.stderr.write(`hyperstep: ${problem}\n`);
-  return vmExitCodeFor(stop);
+  return vmExitCodeFor(stop, vm.platform?.debugExit.value ?? null);
 }
 
 export function main(argv: string[]): number {

@@ -26,8 +26,8 @@ export interface LoadedVmConfig {
   notApplied: string[];
 }
 
-/** Reads, validates and converts a VM configuration; every problem is an InputError naming the file and field. */
-export function loadVmConfig(path: string): LoadedVmConfig {
+/** Reads and validates a VM configuration, `technique` (a command-line override) in place of the file's. */
+export function readVmConfig(path: string, override: { technique?: string } = {}): { path: string; config: VmConfig } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -40,11 +40,18 @@ export function loadVmConfig(path: string): LoadedVmConfig {
   } catch (e) {
     throw new InputError(`${path}: not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
+  if (override.technique !== undefined && json !== null && typeof json === 'object' && !Array.isArray(json)) json = { ...json, technique: override.technique };
   const parsed = parseVmConfig(json);
   if ('errors' in parsed) throw new InputError(parsed.errors.map((e) => `${path}: ${formatConfigError(e)}`).join('\n'));
-  const converted = toVmOptions(parsed.config);
+  return { path, config: parsed.config };
+}
+
+/** Reads, validates and converts a VM configuration for VT-x; every problem is an InputError naming the file and field. */
+export function loadVmConfig(path: string, override: { technique?: string } = {}): LoadedVmConfig {
+  const { config } = readVmConfig(path, override);
+  const converted = toVmOptions(config);
   if (!converted.ok) throw new InputError(converted.errors.map((e) => `${path}: ${formatConfigError(e)}`).join('\n'));
-  return { path, config: parsed.config, options: converted.options, notApplied: converted.notApplied };
+  return { path, config, options: converted.options, notApplied: converted.notApplied };
 }
 
 export interface VmRunOptions {
@@ -165,13 +172,16 @@ export function exitJson(e: VmExit): Record<string, unknown> {
 /**
  * Process exit codes of a VMM run (README, USAGE): 0 halted or shut down with
  * code 0, 3 triple fault, 4 instruction limit, 5 unhandled exit, failed VM
- * entry or other error, 6 shutdown hypercall with a non-zero code.
+ * entry or other error, 6 shutdown with a non-zero code. A shutdown through
+ * the debug-exit port counts the value the guest wrote (`debugExitValue`), not
+ * the QEMU-style status (value << 1) | 1 the stop reports, which is never 0.
  */
-export function vmExitCodeFor(stop: VmStop): number {
+export function vmExitCodeFor(stop: { reason: string; message?: string; code?: number }, debugExitValue: number | null = null): number {
   switch (stop.reason) {
     case 'hlt':
       return 0;
     case 'shutdown':
+      if (debugExitValue !== null) return debugExitValue === 0 ? 0 : 6;
       return stop.code === undefined || stop.code === 0 ? 0 : 6;
     case 'triple-fault':
       return 3;

@@ -145,6 +145,10 @@ test('stop problems and exit codes for unhandled exits and errors', () => {
   assert.equal(stopProblem({ ...base, reason: 'unhandled-exit', message: 'no handler for exit 37 (MONITOR_TRAP_FLAG)' }), 'unhandled VM exit: no handler for exit 37 (MONITOR_TRAP_FLAG)');
   assert.equal(stopProblem({ ...base, reason: 'hlt', message: 'halted' }), undefined);
   assert.equal(vmExitCodeFor({ ...base, reason: 'triple-fault', message: 'x' }), 3);
+  // The debug-exit port: the value the guest wrote decides, not the status (value << 1) | 1.
+  assert.equal(vmExitCodeFor({ ...base, reason: 'shutdown', message: 'x', code: 1 }, 0), 0);
+  assert.equal(vmExitCodeFor({ ...base, reason: 'shutdown', message: 'x', code: 5 }, 2), 6);
+  assert.equal(vmExitCodeFor({ ...base, reason: 'shutdown', message: 'x', code: 1 }), 6);
   const base2 = { sequence: 9, vcpu: 1, rip: 0x1234, qualification: 0, instructionLength: 1, instructionInfo: 0, interruptionInfo: 0, interruptionErrorCode: 0, idtVectoringInfo: 0, idtVectoringErrorCode: 0 };
   assert.equal(formatExitLine({ ...base2, reason: 12, name: 'HLT', why: 'HLT exiting (primary control bit 7) is set' }),
     '#9 vcpu1 12 HLT rip=0x00001234 qual=0x00000000 len=1 — HLT exiting (primary control bit 7) is set');

@@ -29,7 +29,7 @@ const CR3_TARGET_FIELDS: readonly VmcsFieldName[] = ['CR3_TARGET_VALUE0', 'CR3_T
 export function toVmOptions(config: VmConfig): ToVmOptionsResult {
   const errors: ConfigError[] = [];
   if (config.technique !== 'vtx') {
-    errors.push({ path: 'technique', message: `"${config.technique}" is not available yet; only "vtx" runs today` });
+    errors.push({ path: 'technique', message: `"${config.technique}" runs on the software VMM, not VT-x: convert it with toSoftVmOptions` });
   }
   if (config.paging === 'shadow' && config.entry.mode === 'real') {
     errors.push({ path: 'paging', message: '"shadow" paging cannot run a real-mode guest (real mode needs "unrestricted guest", which requires EPT); use "ept" or entry.mode "flat32"' });

@@ -14,6 +14,8 @@ export { validateVmConfig } from './validate';
 export type { ValidationResult } from './validate';
 export { toVmOptions, applyControls, TableCostModel } from './convert';
 export type { VmConfigOptions, ToVmOptionsResult } from './convert';
+export { toSoftVmOptions, isSoftTechnique } from './soft';
+export type { SoftConfigOptions, ToSoftVmOptionsResult } from './soft';
 export { buildVmConfigSchema, SCHEMA_ID } from './schema';
 export type { JsonSchema } from './schema';
 export { closest, editDistance } from './suggest';

@@ -83,7 +83,7 @@ export function buildVmConfigSchema(): JsonSchema {
         slots: { type: 'object', description: 'Named guest-physical ranges (RAM, ROM, MMIO); they may not overlap.', additionalProperties: { $ref: '#/definitions/slot' }, default: {} },
       }),
       paging: { type: 'string', enum: [...PAGING_MODES], default: DEFAULTS.paging, description: 'Second-level translation: ept (extended page tables) or shadow (the VMM keeps shadow page tables).' },
-      technique: { type: 'string', enum: [...TECHNIQUES], default: DEFAULTS.technique, description: 'Virtualization technique. Only vtx runs today; the others are accepted here but cannot be started yet.' },
+      technique: { type: 'string', enum: [...TECHNIQUES], default: DEFAULTS.technique, description: 'Virtualization technique: vtx (hardware-assisted, the default), or one of the software techniques trap-and-emulate, binary-translation, paravirt (one vCPU, a flat32 guest kernel, shadow paging; docs/techniques.md).' },
       controls: object('VMCS control overrides on top of the KVM-like defaults.', {
         ...controls,
         exceptionBitmap: {

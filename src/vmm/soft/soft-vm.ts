@@ -41,6 +41,9 @@ export interface SoftVmOptions {
   /** Instructions between two looks at device time and pending interrupts (default 1000). */
   eventQuantum?: number;
   costs?: Partial<SoftCostTable>;
+  /** The isa-debug-exit port (default: attached at 0x501, as the VT-x VM's default platform). */
+  debugExit?: boolean;
+  debugExitPort?: number;
 }
 
 export type SoftStopReason = 'hlt' | 'shutdown' | 'triple-fault' | 'error' | 'limit' | 'breakpoint';
@@ -118,7 +121,7 @@ export class SoftVm {
     const alloc = new HostAllocator(c.mem, this.ramSize, this.ramSize + (4 << 20));
     this.gdtHpa = alloc.allocPage();
     this.shadow = new SoftShadow(c.mem, alloc, this.v, this.ramSize, this.gdtHpa);
-    this.platform = new PcPlatform({ instructionsPerSecond: options.instructionsPerSecond });
+    this.platform = new PcPlatform({ instructionsPerSecond: options.instructionsPerSecond, debugExit: options.debugExit, debugExitPort: options.debugExitPort });
     this.platform.attach(c.io);
     this.platform.uart.onTransmit = (byte) => this.emitOutput([byte], 'com1');
     this.platform.debugExit.onExit = (code) => this.requestStop('shutdown', `debug-exit port: the guest wrote ${this.platform.debugExit.value ?? 0}, exit status ${code}`, code);

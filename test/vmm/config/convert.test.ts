@@ -104,11 +104,11 @@ test('the cost model charges cycles per exit-reason name and perExit for the res
   assert.deepEqual(cycles, { IO_INSTRUCTION: 200, VMCALL: 700 });
 });
 
-test('techniques and paging the VT-x core cannot run are reported plainly, all at once', () => {
+test('software techniques and paging the VT-x core cannot run are reported plainly, all at once', () => {
   const r = toVmOptions(config({ technique: 'binary-translation', vcpus: 4, paging: 'shadow', entry: { mode: 'real' } }));
   assert.ok(!r.ok);
   assert.deepEqual(r.errors, [
-    { path: 'technique', message: '"binary-translation" is not available yet; only "vtx" runs today' },
+    { path: 'technique', message: '"binary-translation" runs on the software VMM, not VT-x: convert it with toSoftVmOptions' },
     { path: 'paging', message: '"shadow" paging cannot run a real-mode guest (real mode needs "unrestricted guest", which requires EPT); use "ept" or entry.mode "flat32"' },
   ]);
 });
