@@ -166,38 +166,54 @@ function sameEnd(native: Run['stop'], run: Run['stop']): boolean {
   return native.reason === run.reason;
 }
 
-export function compareTechniques(input: CompareInput): CompareResult {
+/**
+ * The comparison one technique at a time: each `next()` runs one row (the
+ * first also runs the native reference), so a host can report progress and
+ * stay responsive between rows. The generator's return value is the result.
+ */
+export function* compareStepwise(input: CompareInput): Generator<CompareTechnique, CompareResult, void> {
   const max = input.maxInstructions ?? DEFAULT_MAX;
   if (!Number.isSafeInteger(max) || max <= 0) throw new RangeError(`maxInstructions must be a positive integer (got ${max})`);
   const ram = input.memorySize ?? DEFAULT_RAM;
   const techniques = input.techniques ?? COMPARE_TECHNIQUES;
   for (const t of techniques) if (!(COMPARE_TECHNIQUES as readonly string[]).includes(t)) throw new RangeError(`unknown technique "${String(t)}"; one of ${COMPARE_TECHNIQUES.join(', ')}`);
-  // The reference always runs: correctness is judged against it even when its row is not asked for.
-  const reference = runNative(input.guest, max, ram);
-  const rows: CompareRow[] = [];
   const order = COMPARE_TECHNIQUES.filter((t) => techniques.includes(t));
-  order.forEach((t, i) => {
+  // The reference always runs: correctness is judged against it even when its row is not asked for.
+  let reference: Run | undefined;
+  const rows: CompareRow[] = [];
+  for (const [i, t] of order.entries()) {
     input.onStart?.(t, i, order.length);
+    reference ??= runNative(input.guest, max, ram);
     const label = TECHNIQUE_LABELS[t];
     if (t === 'paravirt' && input.pv === undefined) {
       rows.push({ ...skippedRow(t, label), skipped: 'needs the paravirtualized build of the kernel (--pv FILE)' });
-      return;
+    } else {
+      const run =
+        t === 'native' ? reference
+        : t === 'vtx-ept' ? runVtx(input.guest, 'ept', max, ram)
+        : t === 'vtx-shadow' ? runVtx(input.guest, 'shadow', max, ram)
+        : runSoft(t === 'paravirt' ? (input.pv as CompareGuest) : input.guest, t, max, ram);
+      const divergence = firstDivergence(reference.console, run.console);
+      rows.push({
+        technique: t, label, ...run, correct: divergence === undefined && sameEnd(reference.stop, run.stop),
+        ...(divergence !== undefined ? { divergence } : {}), cycles: run.instructions + run.vmmCycles, ratio: null,
+      });
     }
-    const run =
-      t === 'native' ? reference
-      : t === 'vtx-ept' ? runVtx(input.guest, 'ept', max, ram)
-      : t === 'vtx-shadow' ? runVtx(input.guest, 'shadow', max, ram)
-      : runSoft(t === 'paravirt' ? (input.pv as CompareGuest) : input.guest, t, max, ram);
-    const divergence = firstDivergence(reference.console, run.console);
-    const cycles = run.instructions + run.vmmCycles;
-    rows.push({
-      technique: t, label, ...run, correct: divergence === undefined && sameEnd(reference.stop, run.stop),
-      ...(divergence !== undefined ? { divergence } : {}), cycles, ratio: null,
-    });
-  });
-  const nativeCycles = reference.instructions + reference.vmmCycles;
+    yield t;
+  }
+  const nativeCycles = reference === undefined ? 0 : reference.instructions + reference.vmmCycles;
   for (const r of rows) if (r.skipped === undefined && nativeCycles > 0) r.ratio = Math.round((r.cycles / nativeCycles) * 1000) / 1000;
-  return { rows, maxInstructions: max, cycleModel: 'one cycle per retired guest instruction plus the VMM cycles of the technique\'s cost table (VT-x: the exit cost model; software techniques: the software cost table)' };
+  return { rows, maxInstructions: max, cycleModel: CYCLE_MODEL };
+}
+
+const CYCLE_MODEL = 'one cycle per retired guest instruction plus the VMM cycles of the technique\'s cost table (VT-x: the exit cost model; software techniques: the software cost table)';
+
+export function compareTechniques(input: CompareInput): CompareResult {
+  const steps = compareStepwise(input);
+  for (;;) {
+    const s = steps.next();
+    if (s.done === true) return s.value;
+  }
 }
 
 function skippedRow(technique: CompareTechnique, label: string): CompareRow {
