@@ -10,6 +10,7 @@ import type { FileAccessor } from '../debug/fileAccessor';
 import { DEBUG_TYPE, dynamicConfigurations, resolveLaunchConfiguration, type ActiveDocument, type DebugConfigurationLike } from './configuration';
 import { launchConfigurationProblem } from './launchValidation';
 import { registerGuestCommands } from './commands';
+import { registerCompareCommand } from './compareCommand';
 import { registerExitsView, type ExitsView } from './exitsView';
 import { registerAsmDiagnostics, type AsmDiagnostics } from './language/diagnostics';
 import { workspaceSourceReader } from './language/sourceReader';
@@ -94,6 +95,7 @@ export function registerHyperstep(
     vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, adapters),
   );
   registerGuestCommands(vscode, subscriptions);
+  registerCompareCommand(vscode, subscriptions, files);
   const read = workspaceSourceReader(vscode);
   const diagnostics = registerAsmDiagnostics(vscode, subscriptions, read, { delayMs: options.diagnosticsDelayMs ?? 300 });
   const language = registerLanguageProviders(vscode, subscriptions, read, (uri) => diagnostics.symbols.get(uri));
