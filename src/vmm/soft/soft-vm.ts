@@ -46,7 +46,8 @@ export interface SoftVmOptions {
   debugExitPort?: number;
 }
 
-export type SoftStopReason = 'hlt' | 'shutdown' | 'triple-fault' | 'error' | 'limit' | 'breakpoint';
+/** 'pause': a pause request (`requestPause`) was taken; the VM goes on at the next `run`. */
+export type SoftStopReason = 'hlt' | 'shutdown' | 'triple-fault' | 'error' | 'limit' | 'breakpoint' | 'pause';
 
 export interface SoftVmStop {
   reason: SoftStopReason;
@@ -99,6 +100,8 @@ export class SoftVm {
   private readonly quantum: number;
   private ended: SoftVmStop | null = null;
   private stopNow: { reason: SoftStopReason; message: string; code?: number } | null = null;
+  /** A pause asked for (`requestPause`) and not taken yet. */
+  private pauseReason: string | null = null;
   private trapSeq = 0;
   /** Device time in instructions (retired plus idle). */
   private now = 0;
@@ -180,6 +183,28 @@ export class SoftVm {
   emitOutput(bytes: number[], source: string): void {
     this.output.push(...bytes);
     this.events.emit('output', { vcpu: 0, bytes, text: String.fromCharCode(...bytes), source });
+  }
+
+  /**
+   * Asks `run` to stop at the next instruction boundary with reason 'pause'
+   * (`message` = `reason`) without ending the VM, as `Vm.requestPause` does:
+   * for event listeners (a hole, a trap) and debugger watches, which cannot
+   * end a run themselves. The instruction or trap being handled finishes
+   * first: a hole stops after the hole instruction, a trap where the guest
+   * resumes (an emulated instruction done, a reflected event's handler
+   * entered). Made outside a run, it is taken at the start of the next. One
+   * pause per request, however many came before it was taken; a stop that
+   * ends the VM drops it; it comes before a breakpoint at the same boundary.
+   */
+  requestPause(reason = 'pause requested'): void {
+    this.pauseReason ??= reason;
+    if (this.cpu.stopRequest === null) this.cpu.requestStop('limit', reason);
+    else this.cpu.exitReq = true;
+  }
+
+  /** The reason of the pause request not taken yet, or null. */
+  get pauseRequested(): string | null {
+    return this.pauseReason;
   }
 
   requestStop(reason: SoftStopReason, message: string, code?: number): void {
@@ -395,11 +420,14 @@ export class SoftVm {
     let done = 0;
     let stop: SoftVmStop | null = null;
     const c = this.cpu;
+    // Until a guest instruction has run, the resume point may pass its breakpoint (the engine's rule, kept across its runs).
+    const start = (c.seg[CS].base + c.eip) >>> 0;
+    let ran = false;
     while (done < maxInstructions) {
-      if (this.stopNow !== null) break;
+      if (this.stopNow !== null || this.pauseReason !== null) break;
       this.syncCpl();
       this.takeInterrupt();
-      if (this.stopNow !== null) break;
+      if (this.stopNow !== null || this.pauseReason !== null) break;
       const point = this.quantum - (this.now % this.quantum);
       const budget = Math.min(point, maxInstructions - done);
       if (this.v.halted) {
@@ -411,9 +439,15 @@ export class SoftVm {
         done += budget;
         continue;
       }
-      const s: StopInfo = this.translator !== null && this.v.cpl === 0 ? this.translator.run(budget) : this.engine.run(budget);
+      const at = (c.seg[CS].base + c.eip) >>> 0;
+      const pass = !ran && at === start ? at : -1;
+      // The engine does not stop at a breakpoint where its run starts: a trap or a reflected event may have led here.
+      if (pass < 0 && this.engine.breakpoints.has(at)) { stop = { reason: 'breakpoint', message: `breakpoint at ${hex(at)}`, instructions: done, rip: at }; break; }
+      const s: StopInfo = this.translator !== null && this.v.cpl === 0 ? this.translator.run(budget, pass) : this.engine.run(budget);
+      if (s.instructions > 0) ran = true;
       this.advance(s.instructions);
       done += s.instructions;
+      if (this.pauseReason !== null && (s.reason === 'limit' || s.reason === 'breakpoint')) break;
       if (s.reason === 'limit') continue;
       if (s.reason === 'breakpoint') { stop = { reason: 'breakpoint', message: s.message, instructions: done, rip: (c.seg[CS].base + c.eip) >>> 0 }; break; }
       if (s.reason === 'triple-fault') { this.stopNow = { reason: 'triple-fault', message: s.message }; break; }
@@ -421,6 +455,10 @@ export class SoftVm {
       this.stopNow = { reason: 'error', message: s.message };
       break;
     }
+    if (stop === null && this.stopNow === null && this.pauseReason !== null) {
+      stop = { reason: 'pause', message: this.pauseReason, instructions: done, rip: (c.seg[CS].base + c.eip) >>> 0 };
+    }
+    this.pauseReason = null;
     if (stop === null) {
       const s = this.stopNow;
       stop = s === null

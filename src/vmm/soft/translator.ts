@@ -134,20 +134,29 @@ export class Translator {
     return block;
   }
 
-  /** Runs virtual-kernel code through the translation cache for at most `budget` instructions. */
-  run(budget: number): StopInfo {
+  /**
+   * Runs virtual-kernel code through the translation cache for at most
+   * `budget` instructions. It stops at the engine's breakpoints, also where
+   * a dispatch or a callout starts, except at `passBreakpointAt` until an
+   * instruction has run (the resume point), and gives way to a pause request.
+   */
+  run(budget: number, passBreakpointAt = -1): StopInfo {
     const vm = this.vm;
     const c = vm.cpu;
     let used = 0;
+    let passAt = passBreakpointAt;
     const stop = (s: StopInfo | null): StopInfo => s === null
       ? { reason: 'limit', message: 'translated run', instructions: used, eip: c.eip >>> 0, cs: c.seg[CS].selector }
       : { ...s, instructions: used };
+    const breakpointAt = (linear: number): boolean => linear !== passAt && vm.engine.breakpoints.has(linear);
+    const atBreakpoint = (linear: number): StopInfo => stop({ reason: 'breakpoint', message: `breakpoint at 0x${linear.toString(16)}`, instructions: 0, eip: c.eip >>> 0, cs: c.seg[CS].selector });
     // As the engine does: a request made before this run (a nudge to look at interrupts) was answered by the caller.
     c.stopRequest = null;
     while (used < budget) {
       vm.syncCpl();
-      if (vm.v.cpl !== 0 || vm.v.halted) break;
+      if (vm.v.cpl !== 0 || vm.v.halted || vm.pauseRequested !== null) break;
       const linear = (c.seg[CS].base + c.eip) >>> 0;
+      if (breakpointAt(linear)) return atBreakpoint(linear);
       let block = this.byAddress.get(linear);
       const atStart = block !== undefined && block.start === linear;
       if (block === undefined || !block.valid) {
@@ -156,6 +165,7 @@ export class Translator {
           // Not fetchable: let the processor fault on it (the VMM then fills or reflects the #PF).
           const s = vm.engine.run(1);
           used += s.instructions;
+          if (s.instructions > 0) passAt = -1;
           if (s.reason !== 'limit') return stop(s);
           continue;
         }
@@ -177,6 +187,7 @@ export class Translator {
         const want = Math.min(n, budget - used);
         const s = vm.engine.run(want);
         used += s.instructions;
+        if (s.instructions > 0) passAt = -1;
         if (s.reason !== 'limit') return stop(s);
         const after = (c.seg[CS].base + c.eip) >>> 0;
         idx += n;
@@ -185,10 +196,12 @@ export class Translator {
         if (s.instructions !== n || idx >= block.instrs.length || block.instrs[idx].address !== after) continue;
       }
       const call = block.instrs[idx];
+      if (breakpointAt(call.address)) return atBreakpoint(call.address);
       vm.stats.callout(call.instr.mnemonic);
       vm.finishEmulation(emulate(vm.emulationHost(), call.instr, call.length));
       c.icount++;
       used++;
+      passAt = -1;
       if (idx === block.instrs.length - 1) this.from = block;
       const req = stopRequestOf(c);
       if (req !== null) {
