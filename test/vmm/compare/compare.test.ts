@@ -3,7 +3,9 @@
 // machine, the figures each technique is known for, and the same table twice.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildKernel, EXPECTED_CONSOLE } from '../../examples/techniques-kernels';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildKernel, EXPECTED_CONSOLE, TECHNIQUES_DIR } from '../../examples/techniques-kernels';
 import { compareTechniques, firstDivergence, formatCompareMarkdown, formatCompareText, COMPARE_COLUMNS, type CompareResult } from '../../../src/vmm/compare/index';
 
 const kernel = buildKernel('kernel.asm');
@@ -101,4 +103,12 @@ test('firstDivergence: equal texts, a cut-short run, an extra line', () => {
   assert.deepEqual(firstDivergence('a\nb\n', 'a\n'), { line: 2, expected: 'b', got: '' });
   assert.deepEqual(firstDivergence('a\n', 'a\nx'), { line: 2, expected: '', got: 'x' });
   assert.deepEqual(firstDivergence('abc', 'abd'), { line: 1, expected: 'abc', got: 'abd' });
+});
+
+test('the table in examples/techniques/README.md is the one compare prints today', () => {
+  const readme = readFileSync(join(TECHNIQUES_DIR, 'README.md'), 'utf8').split('\n');
+  const start = readme.findIndex((l) => l.startsWith('technique  '));
+  assert.ok(start > 0, 'the README shows the table');
+  const text = formatCompareText(full());
+  assert.deepEqual(readme.slice(start, start + 7), text.slice(0, 7), 'update the table in examples/techniques/README.md');
 });
