@@ -2,24 +2,12 @@
 // dist/cli.js, checking output, JSON and exit codes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
+import { CLI, cli, scratch } from './harness';
 
-const CLI = join('dist', 'cli.js');
-const tmp = mkdtempSync(join(tmpdir(), 'hyperstep-cli-'));
-
-function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function file(name: string, text: string | Uint8Array): string {
-  const p = join(tmp, name);
-  writeFileSync(p, text);
-  return p;
-}
+const tmp = scratch('cli');
+const file = tmp.write;
 
 test('the CLI is built', () => {
   assert.ok(existsSync(CLI), 'run npm run build first');
@@ -129,8 +117,8 @@ test('usage errors name the problem, exit 2', () => {
 
 test('asm writes the binary and a listing; disasm reads it back', () => {
   const src = file('small.asm', 'bits 16\norg 0x7c00\nstart: mov ax, 0x1234\nadd ax, 1\njmp short start\n');
-  const out = join(tmp, 'small.bin');
-  const lst = join(tmp, 'small.lst');
+  const out = join(tmp.dir, 'small.bin');
+  const lst = join(tmp.dir, 'small.lst');
   const a = cli('asm', src, '-o', out, '--listing', lst);
   assert.equal(a.code, 0, a.stderr);
   assert.deepEqual([...readFileSync(out)], [0xb8, 0x34, 0x12, 0x83, 0xc0, 0x01, 0xeb, 0xf8]);

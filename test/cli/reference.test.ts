@@ -1,15 +1,8 @@
 // `hyperstep reference` through the built dist/cli.js (npm test builds it first).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { cli } from './harness';
 
-const CLI = join('dist', 'cli.js');
-
-function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 test('reference exits: aligned rows with number, hex, name, SDM name, description', () => {
   const r = cli('reference', 'exits');

@@ -3,27 +3,13 @@
 // technique, the comparison table and its JSON, and bad input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { EXPECTED_CONSOLE } from '../examples/techniques-kernels';
+import { cli, scratch } from './harness';
 
-const CLI = join('dist', 'cli.js');
 const KERNEL = 'examples/techniques/kernel.asm';
 const PV = 'examples/techniques/kernel-pv.asm';
-const tmp = mkdtempSync(join(tmpdir(), 'hyperstep-technique-'));
-
-function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function file(name: string, text: string): string {
-  const p = join(tmp, name);
-  writeFileSync(p, text);
-  return p;
-}
+const tmp = scratch('technique');
+const file = tmp.write;
 
 test('run --technique binary-translation: the native output, the translator\'s figures, a clean shutdown', () => {
   const r = cli('run', KERNEL, '--technique', 'binary-translation');

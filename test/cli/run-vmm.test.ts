@@ -2,25 +2,13 @@
 // the JSON document, VM configuration errors, exit codes, and --bare.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { stopProblem, vmExitCodeFor, formatExitLine } from '../../src/cli/vmrun';
+import { cli, scratch } from './harness';
 
-const CLI = join('dist', 'cli.js');
-const tmp = mkdtempSync(join(tmpdir(), 'hyperstep-vmrun-'));
-
-function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function file(name: string, text: string): string {
-  const p = join(tmp, name);
-  writeFileSync(p, text);
-  return p;
-}
+const tmp = scratch('vmrun');
+const file = tmp.write;
 
 const shutdown = (code: number): string => `  mov eax, 3\n  mov ebx, ${code}\n  vmcall\n`;
 
@@ -106,7 +94,7 @@ test('--vm with a bad configuration names the file and field, exit 1, nothing ru
     `${vm}: controls.primary.HLT_EXITNG: unknown control; did you mean "HLT_EXITING"?`,
   ]);
   assert.match(cli('run', GUEST, '--vm', file('broken.json', '{ "controls": ')).stderr, /broken\.json: not valid JSON/);
-  assert.match(cli('run', GUEST, '--vm', join(tmp, 'missing.json')).stderr, /missing\.json: no such file/);
+  assert.match(cli('run', GUEST, '--vm', join(tmp.dir, 'missing.json')).stderr, /missing\.json: no such file/);
 });
 
 test('--vm applies the controls and the cost model of the file', () => {
