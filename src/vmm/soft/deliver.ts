@@ -33,6 +33,12 @@ export interface DeliveryHost {
   kernelStack(): [number, number] | DeliveryProblem;
   /** The CS value pushed for an interrupted kernel: RPL 0 under trap-and-emulate (the guest's IRET then traps), the real one paravirtualized. */
   pushedKernelCs(real: number): number;
+  /**
+   * Whether a handler's code segment is one of the guest kernel's: its real
+   * (compressed) DPL is the kernel ring; in ring 3, where user segments have
+   * that DPL too, the guest's own DPL decides.
+   */
+  kernelCode(selector: number, realDpl: number): boolean;
 }
 
 export function hasErrorCode(vector: number): boolean {
@@ -76,7 +82,7 @@ export function deliverTo(h: DeliveryHost, target: EventTarget, eip: number, err
   const dlo = cpu.mem.read32(h.gdtHpa + (codeSel & 0xfff8)) >>> 0;
   const dhi = cpu.mem.read32(h.gdtHpa + (codeSel & 0xfff8) + 4) >>> 0;
   if ((dhi & 0x1800) !== 0x1800) return { kind: 'exception', vector: 13, errorCode: codeSel & 0xfffc };
-  if (((dhi >>> 13) & 3) !== h.ring) return { kind: 'unsupported', message: `the handler's code segment 0x${codeSel.toString(16)} is not a kernel segment (DPL ${(dhi >>> 13) & 3})` };
+  if (!h.kernelCode(codeSel, (dhi >>> 13) & 3)) return { kind: 'unsupported', message: `the handler's code segment 0x${codeSel.toString(16)} is not a kernel segment (DPL ${(dhi >>> 13) & 3})` };
   if ((dhi & 0x8000) === 0) return { kind: 'exception', vector: 11, errorCode: codeSel & 0xfffc };
   const fromUser = v.cpl === 3;
   const flags = virtualFlags(cpu.getFlags(), v);

@@ -1,5 +1,6 @@
 // Virtualization holes: sensitive instructions that do not trap in ring 1
-// and so do, silently, something other than what the guest kernel expects.
+// (or ring 3) and so do, silently, something other than what the guest
+// kernel expects.
 // A real VMM never sees them. The simulator watches each one through the
 // CPU's interception hooks (which here only observe: every hook returns
 // false and the instruction runs natively) and reports what the guest saw
@@ -28,8 +29,8 @@ export interface HoleEvent {
 const hex = (n: number, w = 8): string => `0x${(n >>> 0).toString(16).toUpperCase().padStart(w, '0')}`;
 const flagText = (flags: number): string => `IF=${(flags & EFLAGS_IF) !== 0 ? 1 : 0} IOPL=${(flags >>> 12) & 3}`;
 
-/** Hooks that report holes; `active()` says whether the guest is in a state where they count (its kernel or user mode under a software technique). */
-export function holeHooks(v: VirtualCpuState, report: (h: Omit<HoleEvent, 'vcpu'>) => void): CpuIntercept {
+/** Hooks that report holes of a guest kernel deprivileged to `ring` (1 or 3). */
+export function holeHooks(v: VirtualCpuState, report: (h: Omit<HoleEvent, 'vcpu'>) => void, ring = 1): CpuIntercept {
   // The engine may offer an observed instruction twice (a block rebuilt around it); one report per executed instruction.
   let last = '';
   const at = (c: Cpu, ins: Instr, len: number, saw: string, expected: string, why: string): void => {
@@ -65,6 +66,14 @@ export function holeHooks(v: VirtualCpuState, report: (h: Omit<HoleEvent, 'vcpu'
       if ((cs & 3) < c.cpl) return false;
       const flags = c.peek(8, 4) >>> 0;
       const wantIf = v.cpl <= v.iopl ? (flags & EFLAGS_IF) !== 0 : v.interrupts;
+      if (ring === 3 && v.cpl === 0 && (cs & 3) === 3) {
+        // The kernel already runs in ring 3: its return to user mode is, for the processor, a return within the ring.
+        const esp = c.peek(12, 4) >>> 0, ss = c.peek(16, 4) & 0xffff;
+        at(c, ins, len, `a return within ring 3: EIP, CS and EFLAGS popped, the frame's ESP ${hex(esp)} and SS ${hex(ss, 4)} left on the kernel stack, IF=${v.interrupts ? 1 : 0} kept; the VMM still takes the guest for its kernel (kernel shadow, kernel privilege)`,
+          `a return to user mode: ESP ${hex(esp)} and SS ${hex(ss, 4)} loaded, IF=${wantIf ? 1 : 0} from the popped EFLAGS ${hex(flags)}, and the user task's view of memory`,
+          'IRET to a selector of RPL 3 does not trap in ring 3: the processor sees no change of privilege, so nothing tells the VMM the guest left its kernel');
+        return false;
+      }
       if (wantIf !== v.interrupts) {
         at(c, ins, len, `virtual IF=${v.interrupts ? 1 : 0} kept`, `IF=${wantIf ? 1 : 0} from the popped EFLAGS ${hex(flags)}`,
           `IRET to ring ${cs & 3} does not trap, and in ring ${c.cpl} with IOPL ${c.iopl} it cannot change IF: the guest's interrupt state is lost`);

@@ -1,5 +1,5 @@
-export { SoftVm, createSoftVm, SOFT_TECHNIQUES } from './soft-vm';
-export type { SoftTechnique, SoftVmOptions, SoftVmStop, SoftVmEvents, SoftTrap, SoftStopReason } from './soft-vm';
+export { SoftVm, createSoftVm, SOFT_TECHNIQUES, SOFT_KERNEL_RINGS } from './soft-vm';
+export type { SoftTechnique, SoftKernelRing, SoftVmOptions, SoftVmStop, SoftVmEvents, SoftTrap, SoftStopReason } from './soft-vm';
 export type { HoleEvent } from './holes';
 export type { SoftStatsReport, TrapStat, SoftCostTable } from './stats';
 export { DEFAULT_SOFT_COSTS } from './stats';

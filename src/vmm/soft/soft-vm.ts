@@ -8,6 +8,7 @@
 
 import { Machine, type StopInfo } from '../../x86/machine';
 import { CS, SS, type Cpu } from '../../x86/cpu/cpu';
+import { ATTR_UNUSABLE } from '../../x86/cpu/segment';
 import type { Engine } from '../../x86/cpu/engine';
 import type { CpuIntercept, ExceptionContext, ExceptionKind } from '../../x86/cpu/intercept';
 import { decode } from '../../x86/decode/index';
@@ -15,7 +16,7 @@ import { EXC_NAMES } from '../../x86/cpu/fault';
 import { PcPlatform } from '../devices/platform';
 import { HostAllocator } from '../memory';
 import { Emitter } from '../vtx/emitter';
-import { PV_SELECTORS, REAL_GDT_LINEAR, syncGdt, writePvGdt } from './descriptors';
+import { NO_SEGMENT, PV_SELECTORS, REAL_GDT_LINEAR, syncGdt, writePvGdt } from './descriptors';
 import { deliverTo, hasErrorCode, idtTarget, type DeliveryHost, type DeliveryProblem, type EventTarget } from './deliver';
 import { applyFlags, emulate, type EmulateResult, type EmulationHost } from './emulate';
 import { GuestMemory } from './guest-memory';
@@ -29,6 +30,10 @@ import { Paravirt } from './paravirt';
 export type SoftTechnique = 'trap-and-emulate' | 'binary-translation' | 'paravirt';
 export const SOFT_TECHNIQUES: readonly SoftTechnique[] = ['trap-and-emulate', 'binary-translation', 'paravirt'];
 
+/** The ring the guest kernel really runs in (docs/techniques.md, "Kernel in ring 3"). */
+export type SoftKernelRing = 1 | 3;
+export const SOFT_KERNEL_RINGS: readonly SoftKernelRing[] = [1, 3];
+
 export interface SoftVmOptions {
   technique: SoftTechnique;
   image: Uint8Array;
@@ -41,6 +46,12 @@ export interface SoftVmOptions {
   /** Instructions between two looks at device time and pending interrupts (default 1000). */
   eventQuantum?: number;
   costs?: Partial<SoftCostTable>;
+  /**
+   * The ring the guest kernel runs in (default 1). 3: kernel and user task
+   * share ring 3; the VMM tracks the virtual CPL and keeps a shadow root per
+   * privilege. trap-and-emulate and binary-translation only (paravirt's ABI is ring 1).
+   */
+  kernelRing?: SoftKernelRing;
   /** The isa-debug-exit port (default: attached at 0x501, as the VT-x VM's default platform). */
   debugExit?: boolean;
   debugExitPort?: number;
@@ -74,7 +85,6 @@ export interface SoftVmEvents {
 }
 
 const DEFAULT_RAM = 16 << 20;
-const KERNEL_RING = 1;
 const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
 
 export class SoftVm {
@@ -91,12 +101,15 @@ export class SoftVm {
   readonly output: number[] = [];
   readonly holes: HoleEvent[] = [];
   readonly ramSize: number;
-  readonly ring = KERNEL_RING;
+  /** The ring the guest kernel really runs in. */
+  readonly ring: SoftKernelRing;
   /** The binary translator (binary-translation only). */
   readonly translator: Translator | null = null;
   /** The hypercall interface (paravirt only). */
   readonly pv: Paravirt | null = null;
   private readonly gdtHpa: number;
+  /** The guest's own DPL of each GDT entry (by selector >> 3), from the last sync of the real GDT. */
+  private guestDpl: Uint8Array = new Uint8Array(512).fill(NO_SEGMENT);
   private readonly quantum: number;
   private ended: SoftVmStop | null = null;
   private stopNow: { reason: SoftStopReason; message: string; code?: number } | null = null;
@@ -109,6 +122,9 @@ export class SoftVm {
   constructor(options: SoftVmOptions) {
     this.technique = options.technique;
     if (!SOFT_TECHNIQUES.includes(this.technique)) throw new RangeError(`technique must be one of ${SOFT_TECHNIQUES.join(', ')} (got ${String(this.technique)})`);
+    this.ring = options.kernelRing ?? 1;
+    if (!SOFT_KERNEL_RINGS.includes(this.ring)) throw new RangeError(`kernelRing must be 1 or 3 (got ${String(options.kernelRing)})`);
+    if (this.technique === 'paravirt' && this.ring !== 1) throw new RangeError('kernelRing 3 is not available under paravirt: the paravirtualized kernel runs in ring 1 by its ABI (FLAT_RING1 segments, int 0x82 from ring 1); use trap-and-emulate or binary-translation');
     this.ramSize = options.memorySize ?? DEFAULT_RAM;
     // Host memory: guest RAM at HPA = GPA, then 4 MiB for the VMM (real GDT, shadow tables).
     this.machine = new Machine({ memorySize: this.ramSize + (4 << 20) });
@@ -123,7 +139,7 @@ export class SoftVm {
     this.guest = new GuestMemory(c.mem, this.v, this.ramSize);
     const alloc = new HostAllocator(c.mem, this.ramSize, this.ramSize + (4 << 20));
     this.gdtHpa = alloc.allocPage();
-    this.shadow = new SoftShadow(c.mem, alloc, this.v, this.ramSize, this.gdtHpa);
+    this.shadow = new SoftShadow(c.mem, alloc, this.v, this.ramSize, this.gdtHpa, this.ring);
     this.platform = new PcPlatform({ instructionsPerSecond: options.instructionsPerSecond, debugExit: options.debugExit, debugExitPort: options.debugExitPort });
     this.platform.attach(c.io);
     this.platform.uart.onTransmit = (byte) => this.emitOutput([byte], 'com1');
@@ -134,15 +150,16 @@ export class SoftVm {
     c.intercept = this.hooks();
   }
 
-  /** Moves the loaded guest from ring 0 to the VMM's arrangement: ring 1, the real GDT, shadow paging, IF on. */
+  /** Moves the loaded guest from ring 0 to the VMM's arrangement: ring 1 (or 3), the real GDT, shadow paging, IF on. */
   private deprivilege(): void {
     const c = this.cpu;
     if (this.technique === 'paravirt') {
       writePvGdt(c.mem, this.gdtHpa);
       this.v.gdtr = { base: REAL_GDT_LINEAR, limit: 0x27 };
     } else {
-      const sync = syncGdt(c.mem, this.gdtHpa, this.guest, this.v.gdtr.base, this.v.gdtr.limit, KERNEL_RING);
+      const sync = syncGdt(c.mem, this.gdtHpa, this.guest, this.v.gdtr.base, this.v.gdtr.limit, this.ring);
       if (sync === null) throw new Error('the loader\'s GDT is not readable');
+      this.guestDpl = sync.guestDpl;
     }
     c.gdtr = { base: REAL_GDT_LINEAR, limit: this.technique === 'paravirt' ? 0x27 : Math.min(this.v.gdtr.limit, 0xfff) };
     c.idtr = { base: 0, limit: 0 };
@@ -151,7 +168,7 @@ export class SoftVm {
     const code = this.technique === 'paravirt' ? PV_SELECTORS.kernelCode : c.seg[CS].selector;
     const data = this.technique === 'paravirt' ? PV_SELECTORS.kernelData : c.seg[SS].selector;
     const [clo, chi] = read(code);
-    c.setCs(code, clo, chi, KERNEL_RING);
+    c.setCs(code, clo, chi, this.ring);
     const [dlo, dhi] = read(data);
     for (const s of [0, 3, 4, 5]) {
       const sel = this.technique === 'paravirt' ? data : c.seg[s].selector;
@@ -159,13 +176,13 @@ export class SoftVm {
       c.seg[s].set(sel, 0, 0xffffffff, ((hi >>> 8) & 0xf0ff) | 1);
       void lo;
     }
-    c.setSs((data & 0xfffc) | KERNEL_RING, dlo, dhi);
+    c.setSs((data & 0xfffc) | this.ring, dlo, dhi);
     c.flags |= 0x200;
     c.reloadState();
   }
 
   private hooks(): CpuIntercept {
-    const holes = this.technique === 'paravirt' ? {} : holeHooks(this.v, (h) => this.reportHole(h));
+    const holes = this.technique === 'paravirt' ? {} : holeHooks(this.v, (h) => this.reportHole(h), this.ring);
     return Object.freeze({
       ...holes,
       exception: (c: Cpu, vector: number, code: number, kind: ExceptionKind, ctx: ExceptionContext) => this.onException(c, vector, code, kind, ctx),
@@ -262,9 +279,19 @@ export class SoftVm {
     return true;
   }
 
-  /** The guest's mode follows the real ring: ring 3 is its user mode, the kernel ring its kernel. */
+  /**
+   * Ring 1: the guest's mode follows the real ring (ring 3 is its user mode,
+   * ring 1 its kernel). Ring 3: the real ring says nothing; the VMM keeps the
+   * virtual CPL itself, changed where it delivers an event into the guest
+   * kernel and where it carries out the kernel's IRET (then `enteredMode`).
+   */
   syncCpl(): void {
-    this.v.cpl = this.cpu.cpl === 3 ? 3 : 0;
+    if (this.ring === 1) this.v.cpl = this.cpu.cpl === 3 ? 3 : 0;
+  }
+
+  /** The virtual CPL may have changed: with the kernel in ring 3, the real CR3 goes to that privilege's shadow root. */
+  private enteredMode(): void {
+    this.shadow.select(this.cpu);
   }
 
   private emulates(mnemonic: string, ins: { operands: { kind: string; reg?: number }[] }): boolean {
@@ -309,7 +336,7 @@ export class SoftVm {
 
   emulationHost(): EmulationHost {
     return {
-      cpu: this.cpu, v: this.v, guest: this.guest, bus: this.cpu.io, ring: KERNEL_RING,
+      cpu: this.cpu, v: this.v, guest: this.guest, bus: this.cpu.io, ring: this.ring,
       pagingChanged: () => this.shadow.flush(this.cpu),
       invlpg: (lin) => this.shadow.invlpg(this.cpu, lin),
       gdtChanged: () => this.resyncGdt(),
@@ -322,8 +349,9 @@ export class SoftVm {
   resyncGdt(): string | null {
     if (this.technique === 'paravirt') return null;
     if (this.v.gdtr.limit > 0xfff) return `the guest's GDT limit ${hex(this.v.gdtr.limit)} is larger than the one page the VMM shadows`;
-    const s = syncGdt(this.cpu.mem, this.gdtHpa, this.guest, this.v.gdtr.base, this.v.gdtr.limit, KERNEL_RING);
+    const s = syncGdt(this.cpu.mem, this.gdtHpa, this.guest, this.v.gdtr.base, this.v.gdtr.limit, this.ring);
     if (s === null) return `the guest's GDT at ${hex(this.v.gdtr.base)} is not readable`;
+    this.guestDpl = s.guestDpl;
     this.cpu.gdtr = { base: REAL_GDT_LINEAR, limit: this.v.gdtr.limit };
     return null;
   }
@@ -332,14 +360,14 @@ export class SoftVm {
   emulatedIret(eip: number, cs: number, flags: number, esp: number | null, ss: number | null): EmulateResult {
     const c = this.cpu;
     const toUser = (cs & 3) === 3;
-    const sel = toUser ? cs : (cs & 0xfffc) | KERNEL_RING;
+    const sel = toUser ? cs : (cs & 0xfffc) | this.ring;
     if ((sel & 0xfffc) === 0 || (sel | 7) > c.gdtr.limit) return { kind: 'exception', vector: 13, errorCode: cs & 0xfffc };
     const lo = c.mem.read32(this.gdtHpa + (sel & 0xfff8)) >>> 0, hi = c.mem.read32(this.gdtHpa + (sel & 0xfff8) + 4) >>> 0;
     if ((hi & 0x1800) !== 0x1800 || (hi & 0x8000) === 0) return { kind: 'exception', vector: 13, errorCode: cs & 0xfffc };
     // Flags as the virtual kernel's IRET would leave them: IF and IOPL into the virtual CPU.
     this.v.cpl = 0;
     applyFlags(c, this.v, flags, 4);
-    c.setCs(sel, lo, hi, toUser ? 3 : KERNEL_RING);
+    c.setCs(sel, lo, hi, toUser ? 3 : this.ring);
     c.eip = eip >>> 0;
     if (toUser && ss !== null && esp !== null) {
       try {
@@ -349,8 +377,10 @@ export class SoftVm {
       }
       c.r[4] = esp | 0;
       c.nullInaccessibleSegs();
+      if (this.ring === 3) this.nullKernelSegs();
       this.v.cpl = 3;
     }
+    this.enteredMode();
     c.exitReq = true;
     if (this.v.interrupts) this.emulationHost().interruptsEnabled();
     return { kind: 'done' };
@@ -358,7 +388,7 @@ export class SoftVm {
 
   private deliveryHost(): DeliveryHost {
     return {
-      cpu: this.cpu, v: this.v, guest: this.guest, ring: KERNEL_RING, gdtHpa: this.gdtHpa,
+      cpu: this.cpu, v: this.v, guest: this.guest, ring: this.ring, gdtHpa: this.gdtHpa,
       kernelStack: () => {
         if (this.pv !== null) return this.pv.kernelStack();
         const tss = this.v.tr;
@@ -369,7 +399,23 @@ export class SoftVm {
         return [ss0 & 0xffff, esp0];
       },
       pushedKernelCs: (real) => (this.pv !== null ? real : real & ~3),
+      kernelCode: (sel, realDpl) => (this.ring === 3 && this.pv === null ? this.guestDpl[(sel >>> 3) & 511] < 3 : realDpl === this.ring),
     };
+  }
+
+  /**
+   * An IRET to user mode nulls the data segment registers that hold a kernel
+   * segment. In ring 3 the processor finds every such descriptor at DPL 3 and
+   * keeps them: the VMM nulls them by the guest's own DPLs.
+   */
+  private nullKernelSegs(): void {
+    for (const s of [0, 3, 4, 5]) {
+      const g = this.cpu.seg[s];
+      if (!g.usable || (g.selector & 4) !== 0) continue;
+      const dpl = this.guestDpl[(g.selector >>> 3) & 511];
+      const conformingCode = (g.attr & 0xc) === 0xc;
+      if (dpl !== NO_SEGMENT && dpl < 3 && !conformingCode) g.set(0, 0, 0, ATTR_UNUSABLE);
+    }
   }
 
   /**
@@ -386,6 +432,7 @@ export class SoftVm {
       const target: EventTarget | DeliveryProblem = this.pv !== null ? this.pv.target(vec, soft) : idtTarget(host, vec, soft, ext);
       const problem = 'selector' in target ? deliverTo(host, target, eip, err) : target;
       if (problem === null) {
+        this.enteredMode();
         c.requestStop('limit', 'event reflected');
         return;
       }

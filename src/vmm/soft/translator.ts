@@ -2,11 +2,12 @@
 // block of kernel code first runs, the translator decodes it up to and
 // including its first control transfer and marks every sensitive or
 // privileged instruction as a *callout*: a call of the VMM's emulation in
-// place of the instruction. Everything else runs natively, in ring 1. The
-// cache is keyed by guest-linear address; a store to a page holding
-// translated code drops that page's blocks (self-modifying code); a block
-// remembers the translated blocks it went to, so going there again is a
-// chained jump with no lookup. User-mode code is never translated.
+// place of the instruction. Everything else runs natively, in the kernel's
+// ring (1, or 3: the same callouts serve both). The cache is keyed by
+// guest-linear address; a store to a page holding translated code drops that
+// page's blocks (self-modifying code); a block remembers the translated
+// blocks it went to, so going there again is a chained jump with no lookup.
+// User-mode code is never translated.
 //
 // The simulator runs a block's native stretches on the CPU engine, exactly
 // as many instructions as lie before the next callout, and performs each
@@ -49,7 +50,7 @@ const MAX_BLOCK = 32;
 const TERMINATORS = new Set(['jmp', 'call', 'ret', 'retf', 'iret', 'iretd', 'iretw', 'int', 'int3', 'into', 'int1', 'loop', 'loope', 'loopne', 'jcxz', 'jecxz', 'hlt', 'ud2', 'sysenter', 'sysexit']);
 const CALLOUTS = new Set(['cli', 'sti', 'hlt', 'clts', 'invd', 'wbinvd', 'lmsw', 'smsw', 'in', 'out', 'lgdt', 'lidt', 'sgdt', 'sidt', 'sldt', 'str', 'lldt', 'ltr', 'invlpg', 'iret', 'iretd', 'pushf', 'pushfd', 'popf', 'popfd', 'rdmsr', 'wrmsr']);
 
-/** Whether the translator rewrites `ins` into a callout (sensitive or privileged for a ring-1 kernel). */
+/** Whether the translator rewrites `ins` into a callout (sensitive or privileged for a ring-1 or ring-3 kernel). */
 export function isCallout(ins: Instr): boolean {
   if (CALLOUTS.has(ins.mnemonic)) return true;
   const ops = ins.operands;

@@ -1,8 +1,9 @@
 // The guest's own view of the privileged processor state under a software
-// technique. The real CPU runs the guest deprivileged (ring 1, paging always
-// on through shadow tables, IF always 1, IOPL 0); what the guest kernel
-// believes it set lives here, and the VMM answers from here when it emulates
-// an instruction that reads it.
+// technique. The real CPU runs the guest deprivileged (its kernel in ring 1
+// or 3, paging always on through shadow tables, IF always 1, IOPL 0); with
+// the kernel in ring 3 the virtual CPL is the VMM's only record of which of
+// the guest's modes runs. What the guest kernel believes it set lives here,
+// and the VMM answers from here when it emulates an instruction that reads it.
 
 import type { TableReg } from '../../x86/cpu/cpu';
 
