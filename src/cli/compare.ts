@@ -8,14 +8,16 @@ import { VMM_FLAT32_ORG } from './vmrun';
 import { COMPARE_TECHNIQUES, compareTechniques, formatCompareText, type CompareGuest, type CompareTechnique } from '../vmm/compare/index';
 
 export const COMPARE_USAGE = `  compare FILE [--pv FILE] [--techniques all|LIST] [--org ADDR]
-              [--max-instructions N] [--json]
+              [--kernel-ring 1|3] [--max-instructions N] [--json]
         run one flat32 guest kernel under each technique (native, vtx-ept,
         vtx-shadow, trap-and-emulate, binary-translation, paravirt) and print
         one row per technique: whether the guest saw its native result (and
         where it first diverged), VM exits or traps by kind, translated blocks,
         hypercalls, modelled cycles and the ratio to native. --pv names the
         paravirtualized build of the same kernel (the paravirt row needs it).
-        LIST is comma-separated; default all. --max-instructions per run
+        LIST is comma-separated; default all. --kernel-ring 3 runs the
+        kernel in ring 3 under trap-and-emulate and binary translation
+        (default 1). --max-instructions per run
         (default 50000000). A wrong result is a finding, not a failure: the
         exit code is 0 whenever the table was produced`;
 
@@ -33,8 +35,15 @@ export function parseTechniques(text: string | undefined): CompareTechnique[] {
   return list as CompareTechnique[];
 }
 
+/** --kernel-ring: 1 (default) or 3. */
+export function parseKernelRing(text: string | undefined): 1 | 3 {
+  if (text === undefined || text === '1') return 1;
+  if (text === '3') return 3;
+  throw new UsageError(`--kernel-ring must be 1 or 3 (got '${text}')`);
+}
+
 export function runCompare(argv: string[], out: (line: string) => void, err: (line: string) => void): number {
-  const p = parseArgs(argv, { pv: { value: true }, techniques: { value: true }, org: { value: true }, 'max-instructions': { value: true }, json: {} });
+  const p = parseArgs(argv, { pv: { value: true }, techniques: { value: true }, org: { value: true }, 'kernel-ring': { value: true }, 'max-instructions': { value: true }, json: {} });
   if (p.positional.length !== 1) throw new UsageError('compare needs exactly one FILE (the unmodified kernel)');
   const techniques = parseTechniques(flagString(p, 'techniques'));
   const orgText = flagString(p, 'org');
@@ -43,6 +52,7 @@ export function runCompare(argv: string[], out: (line: string) => void, err: (li
   const maxInstructions = maxText === undefined ? undefined : parseNumber(maxText, '--max-instructions');
   if (maxInstructions !== undefined && maxInstructions <= 0) throw new UsageError('--max-instructions must be positive');
   const json = p.flags.has('json');
+  const kernelRing = parseKernelRing(flagString(p, 'kernel-ring'));
   const program = loadProgram(p.positional[0], { bits: 32 });
   const pvPath = flagString(p, 'pv');
   const pv = pvPath === undefined ? undefined : loadProgram(pvPath, { bits: 32 });
@@ -56,6 +66,7 @@ export function runCompare(argv: string[], out: (line: string) => void, err: (li
       guest: guestOf(program, org),
       ...(pv !== undefined ? { pv: guestOf(pv, undefined) } : {}),
       techniques,
+      kernelRing,
       ...(maxInstructions !== undefined ? { maxInstructions } : {}),
       onStart: json ? undefined : (t, i, count) => err(`[${i + 1}/${count}] ${t}`),
     });
@@ -65,7 +76,7 @@ export function runCompare(argv: string[], out: (line: string) => void, err: (li
     throw e;
   }
   if (json) {
-    out(JSON.stringify({ file: program.path, pv: pv?.path ?? null, ...result }, null, 2));
+    out(JSON.stringify({ file: program.path, pv: pv?.path ?? null, kernelRing, ...result }, null, 2));
   } else {
     for (const line of formatCompareText(result)) out(line);
   }

@@ -10,7 +10,7 @@ import { runDemo } from './demo';
 import { runReference } from './reference';
 import { exitJson, formatExitLine, loadVmConfig, readVmConfig, runUnderVmm, stopProblem, vmExitCodeFor } from './vmrun';
 import { formatExitStats } from '../vmm/vtx/stats-format';
-import { COMPARE_USAGE, runCompare } from './compare';
+import { COMPARE_USAGE, parseKernelRing, runCompare } from './compare';
 import { formatHoleLine, formatTrapLine, runUnderSoft, virtualCpuLine } from './softrun';
 import { formatSoftStats } from '../vmm/soft/stats-format';
 import { isSoftTechnique, TECHNIQUES, toSoftVmOptions, type Technique, type VmConfig } from '../vmm/config/index';
@@ -26,9 +26,9 @@ commands:
   disasm FILE [--bits 16|32] [--org ADDR]
         disassemble a raw binary (or an .asm file, assembled first);
         one line per instruction: address, bytes, NASM text (default --bits 16)
-  run FILE [--vm CONFIG] [--technique NAME] [--bare] [--mode real|flat32]
-           [--org ADDR] [--rom] [--max-instructions N] [--json]
-           [--trace exits|traps]
+  run FILE [--vm CONFIG] [--technique NAME] [--kernel-ring 1|3] [--bare]
+           [--mode real|flat32] [--org ADDR] [--rom] [--max-instructions N]
+           [--json] [--trace exits|traps]
         run a guest (.asm or raw binary) under the VMM (VT-x, KVM-like
         controls, or the VM configuration CONFIG) until it shuts down, halts
         with nothing to wake it, triple-faults or reaches the instruction limit
@@ -44,7 +44,9 @@ commands:
         --technique trap-and-emulate|binary-translation|paravirt (or the
         configuration's technique) runs a flat32 guest kernel on the software
         VMM instead: the statistics are its traps, translation and hypercalls,
-        --trace traps prints every trap and virtualization hole as it happens
+        --trace traps prints every trap and virtualization hole as it happens;
+        --kernel-ring 3 (trap-and-emulate, binary-translation) runs the guest
+        kernel in ring 3 instead of 1 (or the configuration's kernelRing)
 ${COMPARE_USAGE}
   demo  boot the demo guest in examples/demo and narrate what it did, then
         run examples/demo/vmm-tour.asm under the VMM and show its exits
@@ -119,7 +121,7 @@ function cmdDisasm(argv: string[]): number {
 
 function cmdRun(argv: string[]): number {
   const spec: Record<string, FlagSpec> = {
-    bare: {}, mode: { value: true }, org: { value: true }, rom: {}, 'max-instructions': { value: true }, json: {}, vm: { value: true }, trace: { value: true }, technique: { value: true },
+    bare: {}, mode: { value: true }, org: { value: true }, rom: {}, 'max-instructions': { value: true }, json: {}, vm: { value: true }, trace: { value: true }, technique: { value: true }, 'kernel-ring': { value: true },
   };
   const p = parseArgs(argv, spec);
   if (p.positional.length !== 1) throw new UsageError('run needs exactly one FILE');
@@ -144,6 +146,8 @@ function cmdRun(argv: string[]): number {
   const json = p.flags.has('json');
   const file = p.positional[0];
 
+  const ringText = flagString(p, 'kernel-ring');
+  const kernelRing = ringText === undefined ? undefined : parseKernelRing(ringText);
   if (bare && techniqueText !== undefined) throw new UsageError(`--technique runs the guest under a VMM; it cannot be combined with ${rom ? '--rom' : '--bare'}`);
   if (!bare) {
     // The configuration is read first: its technique decides which VMM runs the guest.
@@ -152,8 +156,9 @@ function cmdRun(argv: string[]): number {
     if (isSoftTechnique(technique)) {
       if (trace === 'exits') throw new UsageError(`--trace exits needs VT-x; under ${technique} use --trace traps`);
       if (modeText === 'real') throw new UsageError(`--technique ${technique} runs a flat32 guest kernel; --mode real needs the vtx technique`);
-      return cmdRunSoft({ file, technique, org, maxInstructions, json, vmPath, config: read?.config, trace: trace === 'traps' });
+      return cmdRunSoft({ file, technique, org, maxInstructions, json, vmPath, config: read?.config, trace: trace === 'traps', kernelRing });
     }
+    if (kernelRing !== undefined) throw new UsageError('--kernel-ring applies to trap-and-emulate and binary-translation (--technique); under VT-x the guest kernel runs in ring 0 of VMX non-root operation');
     if (trace === 'traps') throw new UsageError('--trace traps needs a software technique (--technique); under VT-x use --trace exits');
     return cmdRunVm({ file, modeText: modeText as 'real' | 'flat32' | undefined, org, maxInstructions, json, vmPath, trace: trace === 'exits', technique: techniqueText });
   }
@@ -209,6 +214,8 @@ interface SoftRunArgs {
   vmPath: string | undefined;
   config: VmConfig | undefined;
   trace: boolean;
+  /** --kernel-ring, over the configuration's kernelRing. */
+  kernelRing: 1 | 3 | undefined;
 }
 
 /** A flat32 guest kernel on the software VMM: output as it comes, then the VMM's statistics and the stop. */
@@ -237,8 +244,10 @@ function cmdRunSoft(a: SoftRunArgs): number {
     }
     pending = '';
   };
+  if (a.kernelRing === 3 && a.technique === 'paravirt') throw new UsageError('--kernel-ring 3 applies to trap-and-emulate and binary-translation: paravirt runs its kernel in ring 1 by its hypercall ABI');
   const outcome = runUnderSoft(program, {
     technique: a.technique,
+    kernelRing: a.kernelRing,
     org: a.org,
     maxInstructions: a.maxInstructions,
     config,

@@ -14,6 +14,8 @@ const SLICE = 4_000_000;
 
 export interface SoftRunOptions {
   technique: SoftTechnique;
+  /** Over the configuration's kernelRing (default 1). */
+  kernelRing?: 1 | 3;
   org?: number;
   maxInstructions: number;
   /** From a VM configuration (toSoftVmOptions); its technique is overridden by `technique`. */
@@ -40,7 +42,7 @@ export function runUnderSoft(program: LoadedProgram, opts: SoftRunOptions): Soft
   const at = loadOnto(new Machine({ memorySize: 1 << 20 }), program, 'flat32', wanted);
   let vm: SoftVm;
   try {
-    vm = new SoftVm({ ...opts.config, technique: opts.technique, image: program.bytes, org: at });
+    vm = new SoftVm({ ...opts.config, technique: opts.technique, image: program.bytes, org: at, ...(opts.kernelRing !== undefined ? { kernelRing: opts.kernelRing } : {}) });
   } catch (e) {
     if (e instanceof RangeError) throw new InputError(`${program.path}: ${e.message}`);
     throw e;

@@ -71,6 +71,20 @@ test('a VM configuration names the technique; --technique overrides it; what nee
   assert.match(q.stdout, /stopped: hlt/);
 });
 
+test('--kernel-ring 3: binary translation still gives the native output with the kernel in ring 3; compare takes it too', () => {
+  const r = cli('run', KERNEL, '--technique', 'binary-translation', '--kernel-ring', '3');
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.stdout.startsWith(EXPECTED_CONSOLE));
+  assert.match(r.stdout, /virtual CPL=0 \(runs in ring 3\)|virtual CPU: CPL=0 \(runs in ring 3\)/);
+  const ring3 = file('ring3.vm.json', JSON.stringify({ technique: 'binary-translation', kernelRing: 3, memory: { sizeMiB: 16 }, devices: { debugExit: { enabled: true } } }));
+  assert.match(cli('run', KERNEL, '--vm', ring3).stdout, /runs in ring 3/);
+  assert.match(cli('run', KERNEL, '--vm', ring3, '--kernel-ring', '1').stdout, /runs in ring 1/);
+  const j = JSON.parse(cli('compare', KERNEL, '--techniques', 'trap-and-emulate,binary-translation', '--kernel-ring', '3', '--json').stdout) as { kernelRing: number; rows: { technique: string; correct: boolean; events: number }[] };
+  assert.equal(j.kernelRing, 3);
+  assert.deepEqual(j.rows.map((x) => [x.technique, x.correct]), [['trap-and-emulate', false], ['binary-translation', true]]);
+  assert.equal(j.rows[1].events, 34, 'ring 3 costs two more shadow fills than ring 1 (32 traps)');
+});
+
 test('bad technique flags are usage errors', () => {
   for (const [args, message] of [
     [['--technique', 'bt'], /--technique must be one of vtx, trap-and-emulate, binary-translation, paravirt/],
@@ -78,6 +92,9 @@ test('bad technique flags are usage errors', () => {
     [['--trace', 'traps'], /--trace traps needs a software technique/],
     [['--technique', 'trap-and-emulate', '--mode', 'real'], /runs a flat32 guest kernel/],
     [['--technique', 'binary-translation', '--bare'], /cannot be combined with --bare/],
+    [['--technique', 'paravirt', '--kernel-ring', '3'], /paravirt runs its kernel in ring 1/],
+    [['--kernel-ring', '3'], /--kernel-ring applies to trap-and-emulate and binary-translation/],
+    [['--technique', 'binary-translation', '--kernel-ring', '2'], /--kernel-ring must be 1 or 3/],
   ] as const) {
     const r = cli('run', KERNEL, ...args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);

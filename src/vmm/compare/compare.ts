@@ -41,6 +41,8 @@ export interface CompareInput {
   maxInstructions?: number;
   /** Guest RAM in bytes (default 16 MiB). */
   memorySize?: number;
+  /** The ring trap-and-emulate and binary translation run the kernel in (default 1; paravirt stays in ring 1). */
+  kernelRing?: 1 | 3;
   /** Called before each technique runs (progress for long comparisons). */
   onStart?: (technique: CompareTechnique, index: number, count: number) => void;
 }
@@ -131,8 +133,8 @@ function runVtx(g: CompareGuest, paging: 'ept' | 'shadow', max: number, ram: num
   };
 }
 
-function runSoft(g: CompareGuest, technique: SoftTechnique, max: number, ram: number): Run {
-  const vm = new SoftVm({ technique, image: g.image, org: g.org, memorySize: ram });
+function runSoft(g: CompareGuest, technique: SoftTechnique, max: number, ram: number, kernelRing: 1 | 3): Run {
+  const vm = new SoftVm({ technique, image: g.image, org: g.org, memorySize: ram, kernelRing: technique === 'paravirt' ? 1 : kernelRing });
   const stop = vm.run(max);
   const r = vm.stats.report();
   const hole = vm.holes[0];
@@ -192,7 +194,7 @@ export function* compareStepwise(input: CompareInput): Generator<CompareTechniqu
         t === 'native' ? reference
         : t === 'vtx-ept' ? runVtx(input.guest, 'ept', max, ram)
         : t === 'vtx-shadow' ? runVtx(input.guest, 'shadow', max, ram)
-        : runSoft(t === 'paravirt' ? (input.pv as CompareGuest) : input.guest, t, max, ram);
+        : runSoft(t === 'paravirt' ? (input.pv as CompareGuest) : input.guest, t, max, ram, input.kernelRing ?? 1);
       const divergence = firstDivergence(reference.console, run.console);
       rows.push({
         technique: t, label, ...run, correct: divergence === undefined && sameEnd(reference.stop, run.stop),

@@ -31,6 +31,9 @@ export function toVmOptions(config: VmConfig): ToVmOptionsResult {
   if (config.technique !== 'vtx') {
     errors.push({ path: 'technique', message: `"${config.technique}" runs on the software VMM, not VT-x: convert it with toSoftVmOptions` });
   }
+  if (config.kernelRing !== 1) {
+    errors.push({ path: 'kernelRing', message: 'under "vtx" the guest kernel runs in ring 0 of VMX non-root operation; kernelRing 3 is for trap-and-emulate and binary-translation' });
+  }
   if (config.paging === 'shadow' && config.entry.mode === 'real') {
     errors.push({ path: 'paging', message: '"shadow" paging cannot run a real-mode guest (real mode needs "unrestricted guest", which requires EPT); use "ept" or entry.mode "flat32"' });
   }

@@ -51,6 +51,7 @@ export const DEFAULTS = {
   memorySizeMiB: 256,
   paging: 'ept' as PagingMode,
   technique: 'vtx' as Technique,
+  kernelRing: 1 as 1 | 3,
   exceptionBitmap: DEFAULT_EXCEPTION_BITMAP,
   cr0Mask: DEFAULT_CR0_MASK,
   cr4Mask: DEFAULT_CR4_MASK,

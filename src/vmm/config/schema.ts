@@ -84,6 +84,7 @@ export function buildVmConfigSchema(): JsonSchema {
       }),
       paging: { type: 'string', enum: [...PAGING_MODES], default: DEFAULTS.paging, description: 'Second-level translation: ept (extended page tables) or shadow (the VMM keeps shadow page tables).' },
       technique: { type: 'string', enum: [...TECHNIQUES], default: DEFAULTS.technique, description: 'Virtualization technique: vtx (hardware-assisted, the default), or one of the software techniques trap-and-emulate, binary-translation, paravirt (one vCPU, a flat32 guest kernel, shadow paging; docs/techniques.md).' },
+      kernelRing: { type: 'integer', enum: [1, 3], default: DEFAULTS.kernelRing, description: 'The ring trap-and-emulate and binary-translation run the guest kernel in: 1 (ring compression, the default) or 3 (kernel and user share ring 3; the VMM keeps a shadow page table per virtual privilege). paravirt runs its kernel in ring 1; vtx in ring 0 of VMX non-root operation.' },
       controls: object('VMCS control overrides on top of the KVM-like defaults.', {
         ...controls,
         exceptionBitmap: {

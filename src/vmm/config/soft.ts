@@ -24,6 +24,7 @@ export function toSoftVmOptions(config: VmConfig): ToSoftVmOptionsResult {
   if (config.vcpus !== 1) errors.push({ path: 'vcpus', message: `the software techniques run one vCPU; "${t}" cannot run ${config.vcpus} (use "technique": "vtx" for SMP guests)` });
   if (config.entry.mode !== 'flat32') errors.push({ path: 'entry.mode', message: `"${t}" runs a flat32 protected-mode guest kernel; a real-mode guest needs "technique": "vtx"` });
   if (Object.keys(config.memory.slots).length > 0) errors.push({ path: 'memory.slots', message: `"${t}" has guest RAM only; memory slots (MMIO, ROM) need "technique": "vtx"` });
+  if (config.kernelRing === 3 && t === 'paravirt') errors.push({ path: 'kernelRing', message: '"paravirt" runs its kernel in ring 1 by its hypercall ABI; kernelRing 3 is for trap-and-emulate and binary-translation' });
   if (errors.length) return { ok: false, errors };
   const notApplied: string[] = [];
   if (config.paging !== DEFAULTS.paging) notApplied.push(`paging: "${t}" always keeps shadow page tables (docs/techniques.md)`);
@@ -33,6 +34,7 @@ export function toSoftVmOptions(config: VmConfig): ToSoftVmOptionsResult {
   if (config.devices.virtioConsole.enabled) notApplied.push('devices.virtioConsole: not attached under the software techniques');
   const options: SoftConfigOptions = {
     technique: t,
+    kernelRing: config.kernelRing,
     org: config.entry.org,
     memorySize: config.memory.sizeMiB * 1024 * 1024,
     debugExit: config.devices.debugExit.enabled,

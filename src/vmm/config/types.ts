@@ -75,6 +75,8 @@ export interface VmConfig {
   memory: { sizeMiB: number; slots: Record<string, MemorySlotConfig> };
   paging: PagingMode;
   technique: Technique;
+  /** The ring trap-and-emulate and binary translation run the guest kernel in (docs/techniques.md). */
+  kernelRing: 1 | 3;
   controls: ControlsConfig;
   /** Leaf → registers that replace the leaf. */
   cpuid: Record<number, CpuidRegs>;

@@ -21,7 +21,7 @@ type Json = Record<string, unknown>;
 
 export interface ValidationResult { config?: VmConfig; errors: ConfigError[] }
 
-const TOP_LEVEL = ['vcpus', 'pcpus', 'sliceInstructions', 'memory', 'paging', 'technique', 'controls', 'cpuid', 'devices', 'costModel', 'entry'];
+const TOP_LEVEL = ['vcpus', 'pcpus', 'sliceInstructions', 'memory', 'paging', 'technique', 'kernelRing', 'controls', 'cpuid', 'devices', 'costModel', 'entry'];
 const CONTROLS_KEYS = [...CONFIG_CONTROL_SETS, 'exceptionBitmap', 'pageFaultErrorCode', 'ioBitmap', 'msrBitmap', 'cr0', 'cr4', 'cr3Targets', 'tscOffset'];
 const HEX = /^0[xX][0-9a-fA-F]+$/;
 const SIGNED_HEX = /^-?0[xX][0-9a-fA-F]+$/;
@@ -129,6 +129,7 @@ export function validateVmConfig(json: unknown): ValidationResult {
     memory: memory(c, top.memory),
     paging: c.oneOf('paging', top.paging, PAGING_MODES, DEFAULTS.paging),
     technique: c.oneOf('technique', top.technique, TECHNIQUES, DEFAULTS.technique),
+    kernelRing: kernelRing(c, top.kernelRing),
     controls: controls(c, top.controls),
     cpuid: cpuid(c, top.cpuid),
     devices: devices(c, top.devices),
@@ -137,6 +138,13 @@ export function validateVmConfig(json: unknown): ValidationResult {
   const cost = costModel(c, top.costModel);
   if (cost !== undefined) config.costModel = cost;
   return c.errors.length ? { errors: c.errors } : { config, errors: [] };
+}
+
+function kernelRing(c: Checker, v: unknown): 1 | 3 {
+  if (v === undefined) return DEFAULTS.kernelRing;
+  if (v === 1 || v === 3) return v;
+  c.fail('kernelRing', `must be 1 or 3 (the ring a software technique runs the guest kernel in), got ${show(v)}`);
+  return DEFAULTS.kernelRing;
 }
 
 function memory(c: Checker, v: unknown): VmConfig['memory'] {

@@ -13,7 +13,7 @@ function config(json: Record<string, unknown>): VmConfig {
 test('a software technique converts: RAM, org and the debug-exit port apply', () => {
   const r = toSoftVmOptions(config({ technique: 'binary-translation', memory: { sizeMiB: 16 }, entry: { org: '0x10000' }, devices: { debugExit: { enabled: true, port: '0x604' } } }));
   assert.ok(r.ok);
-  assert.deepEqual(r.options, { technique: 'binary-translation', org: 0x10000, memorySize: 16 << 20, debugExit: true, debugExitPort: 0x604 });
+  assert.deepEqual(r.options, { technique: 'binary-translation', kernelRing: 1, org: 0x10000, memorySize: 16 << 20, debugExit: true, debugExitPort: 0x604 });
   assert.deepEqual(r.notApplied, []);
 });
 
@@ -37,4 +37,20 @@ test('vtx is not a software technique, and toVmOptions sends the software ones h
   const v = toVmOptions(config({ technique: 'paravirt' }));
   assert.ok(!v.ok);
   assert.match(v.errors[0].message, /software VMM/);
+});
+
+test('kernelRing: 1 by default, 3 for trap-and-emulate and binary translation, refused for paravirt and vtx', () => {
+  assert.equal(config({}).kernelRing, 1);
+  const bt = toSoftVmOptions(config({ technique: 'binary-translation', kernelRing: 3 }));
+  assert.ok(bt.ok);
+  assert.equal(bt.options.kernelRing, 3);
+  const pv = toSoftVmOptions(config({ technique: 'paravirt', kernelRing: 3 }));
+  assert.ok(!pv.ok);
+  assert.deepEqual(pv.errors.map((e) => e.path), ['kernelRing']);
+  const vtx = toVmOptions(config({ kernelRing: 3 }));
+  assert.ok(!vtx.ok);
+  assert.match(vtx.errors[0].message, /ring 0 of VMX non-root/);
+  const bad = parseVmConfig({ kernelRing: 2 });
+  assert.ok('errors' in bad);
+  assert.deepEqual(bad.errors, [{ path: 'kernelRing', message: 'must be 1 or 3 (the ring a software technique runs the guest kernel in), got 2' }]);
 });

@@ -54,7 +54,7 @@ test('unknown names get the closest known name, or the list of allowed names', (
   assert.deepEqual(errorsOf({ controls: { primary: { HLT_EXITNG: true } } }), ['controls.primary.HLT_EXITNG: unknown control; did you mean "HLT_EXITING"?']);
   assert.deepEqual(errorsOf({ controls: { secondary: { unrestricted_guest: true } } }), ['controls.secondary.unrestricted_guest: unknown control; did you mean "UNRESTRICTED_GUEST"?']);
   assert.deepEqual(errorsOf({ vcpu: 2 }), ['vcpu: unknown field; did you mean "vcpus"?']);
-  assert.deepEqual(errorsOf({ network: {} }), ['network: unknown field; allowed: vcpus, pcpus, sliceInstructions, memory, paging, technique, controls, cpuid, devices, costModel, entry']);
+  assert.deepEqual(errorsOf({ network: {} }), ['network: unknown field; allowed: vcpus, pcpus, sliceInstructions, memory, paging, technique, kernelRing, controls, cpuid, devices, costModel, entry']);
   assert.deepEqual(errorsOf({ controls: { exceptionBitmap: ['PF'] } }).length, 1);
   assert.match(errorsOf({ controls: { exceptionBitmap: ['PF'] } })[0], /^controls\.exceptionBitmap\[0\]: expected a vector 0\.\.31 or one of .*"#PF".*, got "PF"; did you mean "#PF"\?$/);
   assert.deepEqual(errorsOf({ costModel: { reasons: { IO_INSTRUCTIONS: 1 } } }), ['costModel.reasons.IO_INSTRUCTIONS: unknown exit reason; did you mean "IO_INSTRUCTION"?']);
@@ -68,7 +68,7 @@ test('every problem is reported at once, in document order', () => {
     devices: { uart: { irq: 99 } }, entry: { mode: 'long' },
   });
   assert.deepEqual(errors, [
-    'foo: unknown field; allowed: vcpus, pcpus, sliceInstructions, memory, paging, technique, controls, cpuid, devices, costModel, entry',
+    'foo: unknown field; allowed: vcpus, pcpus, sliceInstructions, memory, paging, technique, kernelRing, controls, cpuid, devices, costModel, entry',
     'vcpus: 0 is out of range (1..8)',
     'memory.sizeMiB: 5000 is out of range (1..3072)',
     'paging: expected one of "ept", "shadow", got "shadows"; did you mean "shadow"?',
