@@ -51,7 +51,7 @@ export class SoftShadow {
   readonly physRoot: number;
   readonly counters: ShadowCounters = { fills: 0, reflected: 0, flushes: 0, invlpg: 0, switches: 0 };
 
-  constructor(private readonly mem: Cpu['mem'], alloc: HostAllocator, private readonly v: VirtualCpuState, private readonly ramSize: number, readonly gdtHpa: number, readonly kernelRing: 1 | 3 = 1) {
+  constructor(private readonly mem: Cpu['mem'], alloc: HostAllocator, private readonly v: VirtualCpuState, private readonly ramSize: number, readonly gdtHpa: number, readonly kernelRing: 1 | 3 = 1, private readonly onRootSwitch: () => void = () => undefined) {
     this.tables = new ShadowTables(mem, alloc);
     this.pagedRoot = this.tables.newRoot();
     this.userRoot = kernelRing === 3 ? this.tables.newRoot() : this.pagedRoot;
@@ -115,6 +115,7 @@ export class SoftShadow {
     const root = this.currentRoot();
     if (cpu.cr3 === root) return;
     this.counters.switches++;
+    this.onRootSwitch();
     cpu.setCr3(root);
   }
 

@@ -139,7 +139,7 @@ export class SoftVm {
     this.guest = new GuestMemory(c.mem, this.v, this.ramSize);
     const alloc = new HostAllocator(c.mem, this.ramSize, this.ramSize + (4 << 20));
     this.gdtHpa = alloc.allocPage();
-    this.shadow = new SoftShadow(c.mem, alloc, this.v, this.ramSize, this.gdtHpa, this.ring);
+    this.shadow = new SoftShadow(c.mem, alloc, this.v, this.ramSize, this.gdtHpa, this.ring, () => this.stats.rootSwitch());
     this.platform = new PcPlatform({ instructionsPerSecond: options.instructionsPerSecond, debugExit: options.debugExit, debugExitPort: options.debugExitPort });
     this.platform.attach(c.io);
     this.platform.uart.onTransmit = (byte) => this.emitOutput([byte], 'com1');

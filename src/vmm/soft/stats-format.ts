@@ -40,6 +40,7 @@ export function formatSoftStats(report: SoftStatsReport, technique: string): str
     const cycles = report.hypercalls.reduce((s, h) => s + h.cycles, 0);
     lines.push('', 'Hypercalls:', '', ...table(['HYPERCALL', 'Samples', 'Samples%', 'Time%', 'Avg time'], rows(report.hypercalls, count, cycles)));
   }
+  if (report.rootSwitches.count > 0) lines.push('', `Shadow root switches (kernel in ring 3): ${n(report.rootSwitches.count)}, ${cyc(report.rootSwitches.cycles)}.`);
   lines.push('', `VMM modelled time in all:${cyc(report.vmmCycles)}.`);
   return lines;
 }

@@ -29,6 +29,11 @@ export interface SoftCostTable {
   translatePerInstruction: number;
   /** A translation-cache lookup at an unchained block exit. */
   lookup: number;
+  /**
+   * Switching the real CR3 between the kernel's and the user's shadow root (kernel in ring 3):
+   * the load and the TLB refill the next stretch of guest code pays for.
+   */
+  rootSwitch: number;
   /** One guest instruction run natively (the cost model's CPI, also the native baseline's). */
   instruction: number;
 }
@@ -45,6 +50,7 @@ export const DEFAULT_SOFT_COSTS: Readonly<SoftCostTable> = Object.freeze({
   callout: 40,
   translatePerInstruction: 200,
   lookup: 30,
+  rootSwitch: 150,
   instruction: 1,
 });
 
@@ -63,7 +69,9 @@ export interface SoftStatsReport {
   holes: number;
   translation: { blocks: number; instructions: number; callouts: number; chained: number; lookups: number; invalidations: number; cycles: number };
   hypercalls: TrapStat[];
-  /** Every VMM cycle: traps, callouts, translation, lookups. */
+  /** Shadow-root switches with the kernel in ring 3 (none in ring 1). */
+  rootSwitches: { count: number; cycles: number };
+  /** Every VMM cycle: traps, callouts, translation, lookups, root switches. */
   vmmCycles: number;
 }
 
@@ -74,6 +82,7 @@ export class SoftStats {
   trapCycles = 0;
   holes = 0;
   readonly translation = { blocks: 0, instructions: 0, callouts: 0, chained: 0, lookups: 0, invalidations: 0, cycles: 0 };
+  readonly rootSwitches = { count: 0, cycles: 0 };
 
   constructor(readonly costs: Readonly<SoftCostTable> = DEFAULT_SOFT_COSTS) {}
 
@@ -115,15 +124,21 @@ export class SoftStats {
     this.translation.cycles += this.costs.lookup;
   }
 
+  /** The real CR3 went to the other shadow root (the guest's virtual privilege changed, kernel in ring 3). */
+  rootSwitch(): void {
+    this.rootSwitches.count++;
+    this.rootSwitches.cycles += this.costs.rootSwitch;
+  }
+
   get vmmCycles(): number {
-    return this.trapCycles + this.translation.cycles;
+    return this.trapCycles + this.translation.cycles + this.rootSwitches.cycles;
   }
 
   report(): SoftStatsReport {
     const sorted = (m: Map<string, TrapStat>): TrapStat[] => [...m.values()].sort((a, b) => b.count - a.count || a.key.localeCompare(b.key)).map((s) => ({ ...s }));
     return {
       model: this.costs.name, traps: this.traps, trapCycles: this.trapCycles, byKind: sorted(this.kinds), holes: this.holes,
-      translation: { ...this.translation }, hypercalls: sorted(this.calls), vmmCycles: this.vmmCycles,
+      translation: { ...this.translation }, hypercalls: sorted(this.calls), rootSwitches: { ...this.rootSwitches }, vmmCycles: this.vmmCycles,
     };
   }
 }
