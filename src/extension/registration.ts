@@ -1,6 +1,8 @@
 // What activation registers: for the `hyperstep` debug type the
 // configuration providers and the inline adapter factory, then the guest
-// commands, the NASM language features and the Hyperstep view. The vscode API
+// commands, the example commands and the walkthrough's progress, the NASM
+// language features and the Hyperstep view. The same code runs in the desktop
+// extension host and, bundled for the browser, in VS Code for the Web. The vscode API
 // arrives as a parameter (the import below is for types only), so tests can
 // run this against a stand-in for the API.
 
@@ -15,17 +17,39 @@ import { registerExitsView, type ExitsView } from './exitsView';
 import { registerAsmDiagnostics, type AsmDiagnostics } from './language/diagnostics';
 import { workspaceSourceReader } from './language/sourceReader';
 import { registerLanguageProviders, type LanguageProviders } from './language/providers';
+import { registerExampleCommands } from './exampleCommands';
+import { registerWalkthroughProgress } from './walkthrough';
 import { toUri } from './uri';
 
 export { toUri } from './uri';
 
 export type VscodeApi = typeof vscodeApi;
 
-/** The session's files in the extension host: workspace.fs serves local, remote and virtual workspaces alike. */
+/**
+ * The session's files in the extension host: workspace.fs serves local,
+ * remote and virtual workspaces alike. In a virtual workspace (vscode.dev
+ * over a repository) launch variables such as ${workspaceFolder} expand to a
+ * bare path (/owner/repo/guest.asm); a path that is not on a file system is
+ * then looked up in the workspace folders that are not on disk.
+ */
 export function workspaceFileAccessor(vscode: VscodeApi): FileAccessor {
   return {
     async readFile(path: string): Promise<Uint8Array> {
-      return vscode.workspace.fs.readFile(toUri(vscode, path));
+      const uri = toUri(vscode, path);
+      try {
+        return await vscode.workspace.fs.readFile(uri);
+      } catch (e) {
+        if (uri.scheme !== 'file') throw e;
+        for (const folder of vscode.workspace.workspaceFolders ?? []) {
+          if (folder.uri.scheme === 'file') continue;
+          try {
+            return await vscode.workspace.fs.readFile(folder.uri.with({ path: uri.path }));
+          } catch {
+            // not in this folder
+          }
+        }
+        throw e;
+      }
     },
   };
 }
@@ -49,7 +73,7 @@ function activeDocument(vscode: VscodeApi): ActiveDocument | undefined {
 
 export function registerHyperstep(
   vscode: VscodeApi,
-  context: Pick<vscodeApi.ExtensionContext, 'subscriptions'>,
+  context: Pick<vscodeApi.ExtensionContext, 'subscriptions'> & Partial<Pick<vscodeApi.ExtensionContext, 'extensionUri'>>,
   options: RegistrationOptions = {},
 ): Registered {
   const files = workspaceFileAccessor(vscode);
@@ -96,6 +120,8 @@ export function registerHyperstep(
   );
   registerGuestCommands(vscode, subscriptions);
   registerCompareCommand(vscode, subscriptions, files);
+  registerExampleCommands(vscode, subscriptions, context.extensionUri, files);
+  registerWalkthroughProgress(vscode, subscriptions);
   const read = workspaceSourceReader(vscode);
   const diagnostics = registerAsmDiagnostics(vscode, subscriptions, read, { delayMs: options.diagnosticsDelayMs ?? 300 });
   const language = registerLanguageProviders(vscode, subscriptions, read, (uri) => diagnostics.symbols.get(uri));

@@ -1,6 +1,7 @@
 // package.json's contributions: the generated debugger entry is current, every
 // launch attribute is described, snippets are valid launch configurations,
-// and what is declared (commands, views, menus) is what activation registers.
+// what is declared (commands, views, menus) is what activation registers, and
+// the walkthrough's pages, buttons and completion events hold together.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,12 +12,17 @@ import { filterIdFor, PRODUCED_EXIT_REASONS } from '../../src/debug/runtimeExits
 import { launchConfigurationProblem } from '../../src/extension/launchValidation';
 import { exitReason } from '../../src/vmm/vmx/exit-reasons';
 import { fakeVscode } from './fakeVscode';
+import { EXAMPLES, exampleById, exampleLaunch } from '../../src/extension/examples';
+import { exampleOverrides } from '../../src/extension/exampleCommands';
+import { READ_VMCS_CONTEXT, STOPPED_AT_EXIT_CONTEXT } from '../../src/extension/walkthrough';
 
 interface Command { command: string; title: string; category?: string; icon?: string }
 interface MenuItem { command: string; when?: string; group?: string }
+interface WalkthroughStep { id: string; title: string; description: string; media: { markdown?: string; image?: string; svg?: string; altText?: string }; completionEvents?: string[] }
 interface Pkg {
   activationEvents: string[];
   contributes: {
+    walkthroughs: { id: string; title: string; description: string; steps: WalkthroughStep[] }[];
     debuggers: Record<string, unknown>[];
     commands: Command[];
     menus: Record<string, MenuItem[]>;
@@ -122,6 +128,62 @@ test('commands, menus and views refer to each other consistently; files named ex
   for (const g of c.grammars) assert.ok(existsSync(g.path), g.path);
 });
 
+/** VS Code's own commands the walkthrough links to. */
+const BUILT_IN_COMMANDS = new Set(['workbench.debug.action.focusVariablesView']);
+
+/** Every command link in a text: the command and its decoded JSON arguments. */
+function commandLinks(text: string): { command: string; args: unknown[] }[] {
+  return [...text.matchAll(/\(command:([\w.]+)(?:\?([^)\s]*))?\)/g)].map((m) => {
+    const args = m[2] === undefined ? [] : (JSON.parse(decodeURIComponent(m[2])) as unknown);
+    assert.ok(Array.isArray(args), `command:${m[1]} takes its arguments as a JSON array`);
+    return { command: m[1] as string, args };
+  });
+}
+
+test('the walkthrough: media files exist, command links name declared commands with valid arguments, completion events can happen', () => {
+  const declared = new Set(pkg.contributes.commands.map((c) => c.command));
+  const [walkthrough, ...others] = pkg.contributes.walkthroughs;
+  assert.equal(others.length, 0);
+  assert.ok(walkthrough);
+  assert.equal(walkthrough.title, 'Get started with Hyperstep');
+  assert.deepEqual(walkthrough.steps.map((st) => st.id), ['openExample', 'exitBreakpoint', 'readVmcs', 'comparePaging', 'compareTechniques']);
+  const contexts = new Set([STOPPED_AT_EXIT_CONTEXT, READ_VMCS_CONTEXT]);
+  for (const step of walkthrough.steps) {
+    const media = step.media.markdown ?? step.media.image ?? step.media.svg;
+    assert.ok(media !== undefined && media.startsWith('media/walkthrough/') && existsSync(media), `${step.id}: media ${media}`);
+    if (step.media.image !== undefined) assert.ok((step.media.altText ?? '').length > 20, `${step.id}: an image needs alt text`);
+    let text = step.description;
+    if (step.media.markdown !== undefined) {
+      const page = readFileSync(step.media.markdown, 'utf8');
+      text += page;
+      for (const [, src] of page.matchAll(/!\[[^\]]*\]\(([^)\s]+)\)/g)) assert.ok(existsSync(`media/walkthrough/${src}`), `${step.media.markdown} shows ${src}`);
+    }
+    const links = commandLinks(text);
+    assert.ok(links.length > 0, `${step.id} has a button`);
+    for (const { command, args } of links) {
+      assert.ok(declared.has(command) || BUILT_IN_COMMANDS.has(command), `${step.id} links to unknown command ${command}`);
+      if (command === 'hyperstep.openExample' || command === 'hyperstep.debugExample' || command === 'hyperstep.comparePaging') {
+        if (args.length === 0) continue;
+        const example = exampleById(String(args[0]));
+        assert.ok(example, `${step.id}: no example ${String(args[0])}`);
+        if (args[1] !== undefined) assert.ok(exampleLaunch(example, String(args[1])), `${step.id}: ${example.id} has no launch ${String(args[1])}`);
+        if (args[2] !== undefined) assert.deepEqual(exampleOverrides(args[2]), args[2], `${step.id}: every override is understood`);
+      } else {
+        assert.deepEqual(args, [], `${command} takes no arguments here`);
+      }
+    }
+    assert.ok((step.completionEvents ?? []).length > 0, `${step.id} can be completed`);
+    for (const e of step.completionEvents ?? []) {
+      const [kind, what] = [e.slice(0, e.indexOf(':')), e.slice(e.indexOf(':') + 1)];
+      if (kind === 'onCommand') assert.ok(declared.has(what), `${step.id}: ${e}`);
+      else if (kind === 'onContext') for (const key of what.split('&&').map((k) => k.trim())) assert.ok(contexts.has(key), `${step.id}: nothing sets ${key}`);
+      else assert.fail(`${step.id}: unexpected completion event ${e}`);
+    }
+  }
+  // The walkthrough's first step copies an example that ships.
+  assert.ok(EXAMPLES.some((e) => e.id === 'cpuid-hlt-io-msr'));
+});
+
 test('activation registers exactly the declared commands and the declared view', async () => {
   // Imported here: activation pulls in the debug session and the whole engine.
   const { registerHyperstep } = await import('../../src/extension/registration');
@@ -130,6 +192,7 @@ test('activation registers exactly the declared commands and the declared view',
   registerHyperstep(fake.api, { subscriptions });
   assert.deepEqual([...fake.state.commands.keys()].sort(), pkg.contributes.commands.map((c) => c.command).sort());
   assert.deepEqual([...fake.state.treeProviders.keys()], pkg.contributes.views['debug']?.map((v) => v.id));
+  assert.ok(fake.state.trackerFactories.has('hyperstep'), 'the walkthrough\'s progress tracker');
   for (const s of subscriptions) s.dispose();
   assert.equal(fake.state.commands.size, 0, 'every command is disposed with the extension');
 });

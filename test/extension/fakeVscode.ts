@@ -18,6 +18,18 @@ export class FakeUri {
   static parse(value: string): FakeUri {
     return new FakeUri(value.slice(0, value.indexOf(':')), value);
   }
+  /** Path segments appended with '/', '..' taken off (file URIs only, as the tests use them). */
+  static joinPath(base: FakeUri, ...segments: string[]): FakeUri {
+    const parts = base.fsPath.split('/');
+    for (const seg of segments.flatMap((x) => x.split('/'))) {
+      if (seg === '..') parts.pop();
+      else if (seg !== '' && seg !== '.') parts.push(seg);
+    }
+    return new FakeUri(base.scheme, parts.join('/'));
+  }
+  with(change: { path?: string }): FakeUri {
+    return new FakeUri(this.scheme, change.path ?? this.fsPath);
+  }
 }
 
 export class Position {
@@ -140,8 +152,24 @@ export interface FakeSession {
 
 export type Provider = Record<string, (...args: never[]) => unknown>;
 
+/** A file system error as workspace.fs rejects with. */
+const notFound = (uri: FakeUri): Error => Object.assign(new Error(`FileNotFound: ${uri.fsPath}`), { code: 'FileNotFound' });
+
 export function fakeVscode(files: Record<string, string> = {}) {
   const state = {
+    trackerFactories: new Map<string, { createDebugAdapterTracker(session?: unknown): unknown }>(),
+    workspaceFolders: undefined as { name: string; index: number; uri: FakeUri }[] | undefined,
+    /** Schemes workspace.fs cannot write to. */
+    readOnlySchemes: new Set<string>(),
+    /** Files written through workspace.fs, by fsPath (also readable afterwards). */
+    written: new Map<string, Uint8Array>(),
+    directories: new Set<string>(),
+    /** launch.json of each folder (getConfiguration('launch', folderUri)), by the folder's fsPath. */
+    launch: new Map<string, Record<string, unknown>[]>(),
+    quickPick: undefined as ((items: readonly { label: string }[]) => unknown) | undefined,
+    openDialog: undefined as FakeUri[] | undefined,
+    progress: [] as { title?: string; messages: string[] }[],
+    previews: [] as string[],
     configurationProviders: [] as { type: string; provider: Provider; trigger: number }[],
     factories: new Map<string, { createDebugAdapterDescriptor(): unknown }>(),
     commands: new Map<string, (...args: unknown[]) => unknown>(),
@@ -187,6 +215,10 @@ export function fakeVscode(files: Record<string, string> = {}) {
       registerDebugAdapterDescriptorFactory(type: string, f: { createDebugAdapterDescriptor(): unknown }) {
         state.factories.set(type, f);
         return disposable;
+      },
+      registerDebugAdapterTrackerFactory(type: string, f: { createDebugAdapterTracker(session?: unknown): unknown }) {
+        state.trackerFactories.set(type, f);
+        return { dispose: () => state.trackerFactories.delete(type) };
       },
       onDidReceiveDebugSessionCustomEvent: events.custom.event,
       onDidStartDebugSession: events.startSession.event,
@@ -249,9 +281,21 @@ export function fakeVscode(files: Record<string, string> = {}) {
         state.infos.push(message);
         return Promise.resolve(undefined);
       },
-      showTextDocument(document: FakeDocument, options?: { selection?: Range }) {
+      async showTextDocument(target: FakeDocument | FakeUri, options?: { selection?: Range }) {
+        const document = target instanceof FakeUri ? await api.workspace.openTextDocument(target) : target;
         state.shown.push({ document, selection: options?.selection });
-        return Promise.resolve({ document });
+        return { document };
+      },
+      showQuickPick<T extends { label: string }>(items: readonly T[]) {
+        return Promise.resolve(state.quickPick?.(items) as T | undefined);
+      },
+      showOpenDialog() {
+        return Promise.resolve(state.openDialog);
+      },
+      async withProgress<R>(options: { title?: string }, task: (p: { report(v: { message?: string }): void }, token: { isCancellationRequested: boolean }) => Promise<R>) {
+        const record = { title: options.title, messages: [] as string[] };
+        state.progress.push(record);
+        return task({ report: (v) => void (v.message !== undefined && record.messages.push(v.message)) }, { isCancellationRequested: false });
       },
       registerTreeDataProvider(id: string, p: Provider) {
         state.treeProviders.set(id, p);
@@ -268,13 +312,52 @@ export function fakeVscode(files: Record<string, string> = {}) {
         return item;
       },
     },
+    ConfigurationTarget: { Global: 1, Workspace: 2, WorkspaceFolder: 3 },
+    ProgressLocation: { SourceControl: 1, Window: 10, Notification: 15 },
     workspace: {
       fs: {
         readFile(uri: FakeUri): Promise<Uint8Array> {
           state.reads.push(uri);
+          const bytes = state.written.get(uri.fsPath);
+          if (bytes !== undefined) return Promise.resolve(bytes);
           const text = files[uri.fsPath];
-          return text === undefined ? Promise.reject(new Error(`FileNotFound: ${uri.fsPath}`)) : Promise.resolve(new TextEncoder().encode(text));
+          return text === undefined ? Promise.reject(notFound(uri)) : Promise.resolve(new TextEncoder().encode(text));
         },
+        stat(uri: FakeUri) {
+          const p = uri.fsPath;
+          if (state.written.has(p) || files[p] !== undefined) return Promise.resolve({ type: 1, ctime: 0, mtime: 0, size: 0 });
+          if (state.directories.has(p)) return Promise.resolve({ type: 2, ctime: 0, mtime: 0, size: 0 });
+          return Promise.reject(notFound(uri));
+        },
+        writeFile(uri: FakeUri, content: Uint8Array) {
+          if (state.readOnlySchemes.has(uri.scheme)) return Promise.reject(new Error(`NoPermissions: ${uri.fsPath}`));
+          state.written.set(uri.fsPath, content);
+          return Promise.resolve();
+        },
+        createDirectory(uri: FakeUri) {
+          if (state.readOnlySchemes.has(uri.scheme)) return Promise.reject(new Error(`NoPermissions: ${uri.fsPath}`));
+          state.directories.add(uri.fsPath);
+          return Promise.resolve();
+        },
+        isWritableFileSystem(scheme: string) {
+          return !state.readOnlySchemes.has(scheme);
+        },
+      },
+      get workspaceFolders() {
+        return state.workspaceFolders;
+      },
+      getConfiguration(section: string, scope?: FakeUri) {
+        if (section !== 'launch') throw new Error(`the fake has no configuration section ${section}`);
+        const key = scope?.fsPath ?? '';
+        return {
+          get<T>(name: string): T | undefined {
+            return (name === 'configurations' ? state.launch.get(key) : undefined) as T | undefined;
+          },
+          update(name: string, value: Record<string, unknown>[]) {
+            if (name === 'configurations') state.launch.set(key, value);
+            return Promise.resolve();
+          },
+        };
       },
       get textDocuments() {
         return state.textDocuments;
@@ -282,20 +365,27 @@ export function fakeVscode(files: Record<string, string> = {}) {
       onDidOpenTextDocument: events.open.event,
       onDidChangeTextDocument: events.change.event,
       onDidCloseTextDocument: events.close.event,
-      getWorkspaceFolder(_uri: FakeUri) {
-        return { name: 'w', index: 0, uri: FakeUri.file('/w') };
+      getWorkspaceFolder(uri: FakeUri) {
+        if (state.workspaceFolders === undefined) return { name: 'w', index: 0, uri: FakeUri.file('/w') };
+        return state.workspaceFolders.find((f) => uri.fsPath === f.uri.fsPath || uri.fsPath.startsWith(f.uri.fsPath + '/'));
       },
       registerTextDocumentContentProvider(scheme: string, p: { provideTextDocumentContent(uri: FakeUri): string }) {
         state.contentProviders.set(scheme, p);
         return disposable;
       },
-      openTextDocument(uri: FakeUri) {
+      openTextDocument(target: FakeUri | { language: string; content: string }) {
+        if (!(target instanceof FakeUri)) {
+          state.previews.push(target.content);
+          return Promise.resolve(new FakeDocument(`Untitled-${state.previews.length}`, target.content, target.language, new FakeUri('untitled', `Untitled-${state.previews.length}`)));
+        }
+        const uri = target;
         const open = state.textDocuments.find((d) => d.uri.toString() === uri.toString());
         if (open) return Promise.resolve(open);
         const provider = state.contentProviders.get(uri.scheme);
         if (provider) return Promise.resolve(new FakeDocument(uri.path, provider.provideTextDocumentContent(uri), 'nasm', uri));
-        const text = files[uri.fsPath];
-        return text === undefined ? Promise.reject(new Error(`FileNotFound: ${uri.fsPath}`)) : Promise.resolve(new FakeDocument(uri.fsPath, text));
+        const written = state.written.get(uri.fsPath);
+        const text = written !== undefined ? new TextDecoder().decode(written) : files[uri.fsPath];
+        return text === undefined ? Promise.reject(notFound(uri)) : Promise.resolve(new FakeDocument(uri.fsPath, text));
       },
     },
   };

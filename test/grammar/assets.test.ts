@@ -38,21 +38,4 @@ test('the committed icon files are what media/make-icon.mjs draws', () => {
   assert.equal(r.status, 0, r.stderr);
 });
 
-test('.vscodeignore ships only the bundles, icons, grammar, the VM configuration schema and top-level documents', () => {
-  const lines = readFileSync(join(root, '.vscodeignore'), 'utf8')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'));
-  assert.equal(lines[0], '**');
-  assert.deepEqual(lines.slice(1).sort(), [
-    '!CHANGELOG.md',
-    '!LICENSE',
-    '!README.md',
-    '!dist/*.js',
-    '!media/icon.png',
-    '!media/icon.svg',
-    '!package.json',
-    '!schemas/*.json',
-    '!syntaxes/*.json',
-  ]);
-});
+// What the .vsix holds (.vscodeignore) is checked on the built package: test/extension/package.test.ts.
