@@ -149,6 +149,11 @@ const vmcall: ExitHandler = (vcpu, _e, ctx) => {
   }
 };
 
+/** CR0.PG, PE and WP: changing one flushes the whole TLB (SDM Vol. 3A, 4.10.4.1). */
+const CR0_PAGING_BITS = 0x80010001;
+/** CR4.PSE, PAE and PGE: changing one flushes the whole TLB, global entries included. */
+const CR4_PAGING_BITS = 0x000000b0;
+
 /** CR accesses that the masks or CR3 controls turned into exits: the guest's view goes to the read shadow. */
 const crAccess: ExitHandler = (vcpu, e) => {
   const q = decodeCrAccess(e.qualification);
@@ -156,18 +161,27 @@ const crAccess: ExitHandler = (vcpu, e) => {
   switch (q.accessType) {
     case 'mov-to-cr': {
       const value = gpr(vcpu, q.gpr);
+      // The guest's own MOV to CR would have flushed its TLB (SDM Vol. 3A, 4.10.4.1); with a VPID its
+      // translations survive the exit and the entry, so the VMM that emulates the write flushes them,
+      // as KVM flushes the current VPID after an emulated CR3 load.
       if (q.cr === 0) {
         if ((value & 0x80000000) !== 0 && (value & 1) === 0) return injectGp(vcpu); // PG without PE
         if ((value & 0x20000000) !== 0 && (value & 0x40000000) === 0) return injectGp(vcpu); // NW without CD
+        const changed = (v.get('GUEST_CR0') ^ value) & CR0_PAGING_BITS;
         v.set('GUEST_CR0', (value | 0x10) >>> 0);
         v.set('CR0_READ_SHADOW', value);
+        if (changed !== 0) vcpu.cpu.mmu.flush(true);
       } else if (q.cr === 4) {
         // Bits this CPU has (VME PVI TSD DE PSE MCE PGE PCE OSFXSR OSXMMEXCPT) but not PAE, nor VMXE: no nested VMX.
         if ((value & ~0x01df) !== 0) return injectGp(vcpu);
+        const changed = (v.get('GUEST_CR4') ^ value) & CR4_PAGING_BITS;
         v.set('GUEST_CR4', value);
         v.set('CR4_READ_SHADOW', value);
+        if (changed !== 0) vcpu.cpu.mmu.flush(true);
       } else if (q.cr === 3) {
         v.set('GUEST_CR3', value);
+        // Global pages stay cached, as on a real CR3 load.
+        vcpu.cpu.mmu.flush(false);
       } else {
         return { kind: 'stop', reason: 'unhandled-exit', message: `MOV to CR${q.cr} exit not handled` };
       }

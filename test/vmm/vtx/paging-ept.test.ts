@@ -211,3 +211,29 @@ ${SHUTDOWN}`;
   assert.equal(e.guestLinearAddress, 0x1042); // the fetch right after MOV CR0, whose walk sets the PTE's accessed bit
   assert.equal(e.why, 'guest paging-structure write (accessed/dirty update) of GPA 0x11004 (linear 0x1042): the EPT allows only r-x');
 });
+
+test('an emulated CR3 load flushes the guest TLB: with a VPID, a retargeted PTE is seen after MOV CR3 exits', () => {
+  // Page 0x200000 maps frame 0x200000, then its PTE is pointed at 0x300000 and CR3 reloaded. The
+  // default controls make the CR3 load exit; the VPID keeps the guest's TLB across exit and entry,
+  // so only the handler's flush makes the second read see the new frame.
+  const r = runGuest(`${IDENTITY_PAGING_4M}
+  mov dword [0x200000], 0x11111111
+  mov dword [0x300000], 0x22222222
+  mov eax, 0x10000
+  mov cr3, eax
+  mov eax, cr0
+  or eax, 0x80000000
+  mov cr0, eax
+  mov esi, [0x200000]
+  mov dword [0x11000 + 0x200 * 4], 0x300003
+  mov eax, cr3
+  mov cr3, eax
+  mov edi, [0x200000]
+${SHUTDOWN}`);
+  assert.equal(r.stop.reason, 'shutdown', r.stop.message);
+  const v = r.vm.vcpus[0];
+  assert.equal(v.control('secondary', 'VPID'), true);
+  assert.ok(r.exits.filter((e) => e.name === 'CR_ACCESS').length >= 2, 'the CR3 loads exit');
+  assert.equal(v.cpu.r[6] >>> 0, 0x11111111);
+  assert.equal(v.cpu.r[7] >>> 0, 0x22222222, 'the read after the CR3 reload sees the retargeted PTE');
+});
