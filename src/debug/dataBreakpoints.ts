@@ -122,11 +122,12 @@ export class DataBreakpointBook {
 
   attach(rt: Runtime): void {
     this.runtime = rt;
-    rt.vm.events.on('exit', (e) => this.onExit(e));
-    rt.vm.events.on('entry', (e) => this.onEntry(e.vcpu));
-    rt.vm.vcpus.forEach((v, i) => {
-      v.cpu.debugWatch.onHits = (hits) => this.onHits(i, hits);
-    });
+    const vm = rt.target.vtx;
+    if (vm !== null) {
+      vm.events.on('exit', (e) => this.onExit(e));
+      vm.events.on('entry', (e) => this.onEntry(e.vcpu));
+    }
+    for (let i = 0; i < rt.target.vcpuCount; i++) rt.target.cpu(i).debugWatch.onHits = (hits) => this.onHits(i, hits);
     this.set(this.requested);
   }
 
@@ -148,6 +149,7 @@ export class DataBreakpointBook {
       const hit = r.hitCondition?.trim() ?? '';
       if (hit !== '' && !isValidHitCondition(hit)) return { id, verified: false, message: `Hit count '${hit}' is not a number, nor one of '>= N', '> N', '== N', '< N', '<= N', '% N'.` };
       if (rt === undefined) return { id, verified: false, message: 'The guest has not been launched yet.', reason: 'pending' };
+      if (target.kind === 'vmcs' && rt.target.vtx === null) return { id, verified: false, message: `${describeTarget(target)}: there is no VMCS, the guest runs under ${rt.target.technique}.` };
       const before = this.specs.find((s) => s.id === id);
       const spec: DataSpec = { id, target, access, hits: before?.hits ?? 0, last: [], ...(cond.expr ? { condition: cond.expr } : {}), ...(hit !== '' ? { hitCondition: hit } : {}) };
       const where = this.placement(rt, spec);
@@ -180,7 +182,7 @@ export class DataBreakpointBook {
     if (t.kind === 'vmcs') return {};
     if (t.space === 'gva') {
       const vcpu = rt.lastStop?.vcpu ?? 0;
-      const h = hostAddress(rt.vm, vcpu, 'gva', t.address);
+      const h = hostAddress(rt.target, vcpu, 'gva', t.address);
       return { note: h === null ? 'linear address, not mapped now' : `linear address (now hpa ${hex(h)})` };
     }
     for (const r of this.physicalRanges(rt, t)) if (r.lo < 0) return { error: `${describeTarget(t)}: ${t.space} ${hex(r.hi)} is not backed by memory.` };
@@ -193,7 +195,7 @@ export class DataBreakpointBook {
     const end = t.address + t.size;
     for (let a = t.address; a < end; ) {
       const pageEnd = Math.min(end, (Math.floor(a / 4096) + 1) * 4096);
-      const h = hostAddress(rt.vm, 0, t.space, a >>> 0);
+      const h = hostAddress(rt.target, 0, t.space, a >>> 0);
       if (h === null) return [{ lo: -1, hi: a >>> 0 }];
       out.push({ lo: h, hi: h + (pageEnd - a) - 1 });
       a = pageEnd;
@@ -211,15 +213,16 @@ export class DataBreakpointBook {
       if (t.space === 'gva') ranges.push({ id: s.id, lo: t.address, hi: t.address + t.size - 1, physical: false, read, write });
       else for (const r of this.physicalRanges(rt, t)) if (r.lo >= 0) ranges.push({ id: s.id, lo: r.lo, hi: r.hi, physical: true, read, write });
     }
-    for (const v of rt.vm.vcpus) {
+    for (let i = 0; i < rt.target.vcpuCount; i++) {
+      const watch = rt.target.cpu(i).debugWatch;
       // Setting the same list again would only flush the TLB for nothing.
-      if (!sameRanges(v.cpu.debugWatch.list, ranges)) v.cpu.debugWatch.set(ranges);
+      if (!sameRanges(watch.list, ranges)) watch.set(ranges);
     }
     for (const s of this.specs) if (s.target.kind === 'vmcs') s.last = this.vmcsValues(rt, s.target.field);
   }
 
   private vmcsValues(rt: Runtime, field: VmcsFieldName): bigint[] {
-    return rt.vm.vcpus.map((v) => v.vmcs.getBig(field));
+    return rt.target.vtx?.vcpus.map((v) => v.vmcs.getBig(field)) ?? [];
   }
 
   // ---- hits -----------------------------------------------------------------
@@ -243,7 +246,7 @@ export class DataBreakpointBook {
       watched.push(describeTarget(t));
     }
     if (ids.length === 0) return false;
-    const eip = rt.vm.vcpus[vcpu].cpu.debugWatch.eip;
+    const eip = rt.target.cpu(vcpu).debugWatch.eip;
     const by = eip < 0 ? 'during an event delivery or a faulting instruction' : `by ${this.instructionText(rt, vcpu, eip)}`;
     return rt.requestStop(vcpu, 'data breakpoint', `Data breakpoint: ${lines.join(', ')} ${by} [${watched.join('; ')}]`, ids);
   }
@@ -265,10 +268,10 @@ export class DataBreakpointBook {
   }
 
   private instructionText(rt: Runtime, vcpu: number, eip: number): string {
-    const v = rt.vm.vcpus[vcpu];
-    const linear = (v.cpu.seg[1].base + eip) >>> 0;
-    const bytes = rt.vm.memory.readLinear(v, linear, 16);
-    const bits = (v.cpu.cr0 & 1) !== 0 && (v.cpu.seg[1].attr & 0x4000) !== 0 ? 32 : 16;
+    const c = rt.target.cpu(vcpu);
+    const linear = (c.seg[1].base + eip) >>> 0;
+    const bytes = rt.target.readCode(vcpu, linear, 16);
+    const bits = (c.cr0 & 1) !== 0 && (c.seg[1].attr & 0x4000) !== 0 ? 32 : 16;
     const line = bytes === null || bytes.length === 0 ? undefined : disassemble(Uint8Array.from(bytes), bits, eip)[0];
     return line === undefined ? `the instruction at ${hex(linear)}` : `'${line.text}' at ${hex(linear)}`;
   }
@@ -301,10 +304,11 @@ export class DataBreakpointBook {
 
   private lookAtVmcs(vcpu: number, at: string): void {
     const rt = this.runtime;
-    if (rt === undefined || !rt.isRunning) return;
+    const vm = rt?.target.vtx ?? null;
+    if (rt === undefined || vm === null || !rt.isRunning) return;
     for (const s of this.specs) {
       if (s.target.kind !== 'vmcs') continue;
-      const now = rt.vm.vcpus[vcpu].vmcs.getBig(s.target.field);
+      const now = vm.vcpus[vcpu].vmcs.getBig(s.target.field);
       const old = s.last[vcpu];
       if (old === undefined || old === now) continue;
       s.last[vcpu] = now;
@@ -317,7 +321,7 @@ export class DataBreakpointBook {
 
 /** The expression context in the middle of a run: registers, memory, VMCS and labels; no exit fields (this is no exit stop). */
 function contextAt(rt: Runtime, vcpu: number): ExprContext {
-  const ctx = exprContext(rt.vm, vcpu, undefined);
+  const ctx = exprContext(rt.target, vcpu, undefined);
   const symbols = rt.image.symbols;
   return symbols === undefined ? ctx : { ...ctx, symbol: (name) => symbols.get(name) };
 }

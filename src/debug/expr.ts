@@ -1,7 +1,8 @@
 // A small, safe expression language for breakpoint conditions, logpoints,
 // exit-filter conditions and the debug console: numbers, registers, flags,
 // memory, VMCS fields and the fields of the current VM exit, combined with
-// C operators. User text is parsed here and never handed to eval: a
+// C operators; text fields (a trap's kind) compare with quoted strings.
+// User text is parsed here and never handed to eval: a
 // condition typed in the editor must not be able to run code in the host.
 
 /** What an expression can read. Each lookup returns undefined for an unknown name. */
@@ -16,6 +17,8 @@ export interface ExprContext {
   exitField(name: string): number | undefined;
   /** A label of the program by its exact name, when there is a symbol table. */
   symbol?(name: string): number | undefined;
+  /** A text field of the stop being looked at (a VMM trap's `kind`, a hole's `instruction`); undefined when the name is not one. */
+  textField?(name: string): string | undefined;
 }
 
 export class ExprError extends Error {
@@ -33,6 +36,7 @@ export const EXIT_FIELD_NAMES = ['port', 'msr', 'leaf', 'vector', 'gpa', 'gla', 
 
 type Token =
   | { kind: 'num'; value: number; col: number }
+  | { kind: 'str'; value: string; col: number }
   | { kind: 'id'; text: string; col: number }
   | { kind: 'op'; text: string; col: number }
   | { kind: 'end'; col: number };
@@ -71,6 +75,13 @@ function tokenize(text: string): Token[] {
       i += word.length;
       continue;
     }
+    if (ch === '"' || ch === "'") {
+      const end = text.indexOf(ch, i + 1);
+      if (end < 0) throw new ExprError(`unterminated string (no closing ${ch})`, col);
+      out.push({ kind: 'str', value: text.slice(i + 1, end), col });
+      i = end + 1;
+      continue;
+    }
     const op = OPERATORS.find((o) => text.startsWith(o, i));
     if (op === undefined) throw new ExprError(`unexpected character '${ch}'`, col);
     out.push({ kind: 'op', text: op, col });
@@ -89,8 +100,12 @@ const SIZES: ReadonlyMap<string, 1 | 2 | 4> = new Map([
   ['dword', 4],
 ]);
 
-/** A parsed expression, evaluated lazily so `a && [b]` does not read memory when a is 0. */
-type Node = (ctx: ExprContext) => number;
+/**
+ * A parsed expression, evaluated lazily so `a && [b]` does not read memory
+ * when a is 0. A node that may be text (a quoted string, a name that may be a
+ * text field) also has `text`, which `==` and `!=` use.
+ */
+type Node = ((ctx: ExprContext) => number) & { text?: (ctx: ExprContext) => string | undefined };
 
 class Parser {
   private pos = 0;
@@ -114,7 +129,7 @@ class Parser {
   parseAll(): Node {
     const n = this.binary(0);
     const t = this.peek();
-    if (t.kind !== 'end') throw new ExprError(`unexpected '${t.kind === 'op' ? t.text : t.kind === 'id' ? t.text : String(t.value)}'`, t.col);
+    if (t.kind !== 'end') throw new ExprError(`unexpected '${t.kind === 'op' || t.kind === 'id' ? t.text : t.kind === 'str' ? `"${t.value}"` : String(t.value)}'`, t.col);
     return n;
   }
 
@@ -150,6 +165,15 @@ class Parser {
       this.pos++;
       const v = t.value;
       return () => v;
+    }
+    if (t.kind === 'str') {
+      this.pos++;
+      const v = t.value;
+      const node: Node = () => {
+        throw new ExprError(`"${v}" is text: it can only be compared with == or != (e.g. kind == "#GP")`, t.col);
+      };
+      node.text = () => v;
+      return node;
     }
     if (t.kind === 'op' && t.text === '(') {
       this.pos++;
@@ -200,7 +224,7 @@ function identifier(text: string, col: number): Node {
       }
     };
   }
-  return (c) => {
+  const node: Node = (c) => {
     const r = c.register(lower);
     if (r !== undefined) return r;
     let f: number | undefined;
@@ -212,7 +236,21 @@ function identifier(text: string, col: number): Node {
     if (f !== undefined) return f;
     const s = c.symbol?.(text);
     if (s !== undefined) return s;
+    if (c.textField?.(lower) !== undefined) throw new ExprError(`'${text}' is text: compare it with == or !=, e.g. ${text} == "…"`, col);
     throw new ExprError(`unknown name '${text}'`, col);
+  };
+  node.text = (c) => c.textField?.(lower);
+  return node;
+}
+
+/** `==` (or `!=` negated): text with text (case does not matter), else numbers. */
+function equal(l: Node, r: Node, col: number): Node {
+  return (c) => {
+    const lt = l.text?.(c);
+    const rt = r.text?.(c);
+    if (lt === undefined && rt === undefined) return bool(l(c) === r(c));
+    if (lt === undefined || rt === undefined) throw new ExprError('compares text with a number', col);
+    return bool(lt.toLowerCase() === rt.toLowerCase());
   };
 }
 
@@ -231,9 +269,11 @@ function combine(op: string, l: Node, r: Node, col: number): Node {
     case '&':
       return (c) => (l(c) & r(c)) >>> 0;
     case '==':
-      return (c) => bool(l(c) === r(c));
-    case '!=':
-      return (c) => bool(l(c) !== r(c));
+      return equal(l, r, col);
+    case '!=': {
+      const eq = equal(l, r, col);
+      return (c) => 1 - eq(c);
+    }
     case '<':
       return (c) => bool(l(c) < r(c));
     case '<=':

@@ -55,6 +55,10 @@ export interface StateEventBody {
   instructions?: number;
   /** CS:EIP text or the linear RIP of the vCPU. */
   rip?: number;
+  /** The technique, when it is not VT-x ("trap-and-emulate", "binary-translation", "paravirt"): no VMX, no VM exits. */
+  technique?: string;
+  /** Traps into the software VMM so far (its counterpart of the exits). */
+  traps?: number;
 }
 
 export type HyperstepEventName = typeof EXIT_EVENT | typeof STATS_EVENT | typeof STATE_EVENT;

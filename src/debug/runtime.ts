@@ -1,16 +1,19 @@
-// The debugger's hold on a running VM: breakpoints on every vCPU's engine,
-// VM-exit filters, stops asked for by VM event listeners (data breakpoints),
-// stepping by instruction or by source line, pause. It runs the VM in slices
-// with a yield to the host between them, so a debug adapter on the same
-// thread keeps answering requests and a pause stops a runaway guest
-// promptly. No DAP types here: session.ts translates.
+// The debugger's hold on a running guest (a debug target: the VT-x VM or
+// the software VMM, target.ts): breakpoints on every vCPU's engine,
+// exception filters over VM exits, holes and traps, stops asked for by event
+// listeners (data breakpoints), stepping by instruction or by source line,
+// pause. It runs the guest in slices with a yield to the host between them,
+// so a debug adapter on the same thread keeps answering requests and a pause
+// stops a runaway guest promptly. No DAP types here: session.ts translates.
 
-import type { Vm, VmExit, VmStop } from '../vmm/vtx/index';
+import type { VmStop } from '../vmm/vtx/index';
 import { decode } from '../x86/decode/index';
 import type { SourceMap } from '../x86/asm/index';
 import { compileExpr, type CompiledExpr, type ExprContext, interpolate } from './expr';
 import { exprContext, linearIp, stackPointer } from './runtimeState';
-import { captureExitRegisters, matchesExitFilter, type ExitFilter } from './runtimeExits';
+import { captureExitRegisters, type ExitFilter } from './runtimeExits';
+import { eventDescription, eventVcpu, HOLE_FILTER, matchesFilter, TRAP_FILTER } from './runtimeEvents';
+import type { DebugTarget, TargetEvent } from './target';
 
 /** Instructions per slice of a continue: small enough that a pause is answered quickly. */
 export const SLICE_INSTRUCTIONS = 100_000;
@@ -55,8 +58,8 @@ export interface RuntimeStop {
   reason: StopReason;
   vcpu: number;
   description: string;
-  /** The VM exit a filter stopped at. */
-  exit?: VmExit;
+  /** The VM exit, hole or trap a filter stopped at. */
+  event?: TargetEvent;
   /** Id of the exit filter that matched. */
   filterId?: string;
   /** A VM stop reported as an exception (triple fault, VM-entry failure). */
@@ -87,7 +90,7 @@ interface RunToTarget {
 export class Runtime {
   private readonly groups = new Map<string, BreakpointSpec[]>();
   private filters: ExitFilter[] = [];
-  private pendingExit: { exit: VmExit; filter: ExitFilter } | null = null;
+  private pendingEvent: { event: TargetEvent; filter: ExitFilter } | null = null;
   /** A stop asked for by a VM event listener (`requestStop`), taken at the vCPU's next instruction boundary. */
   private requested: RuntimeStop | null = null;
   private runTo: RunToTarget | null = null;
@@ -101,12 +104,12 @@ export class Runtime {
   lastStop: RuntimeStop | null = null;
 
   constructor(
-    readonly vm: Vm,
+    readonly target: DebugTarget,
     readonly image: GuestImage,
     readonly maxInstructions: number,
     private readonly hooks: RuntimeHooks = {},
   ) {
-    vm.events.on('exit', (e) => this.onExit(e));
+    target.onEvent((e) => this.onEvent(e));
   }
 
   get isRunning(): boolean {
@@ -149,29 +152,37 @@ export class Runtime {
   private install(): void {
     const user = new Set<number>();
     for (const list of this.groups.values()) for (const b of list) user.add(b.address >>> 0);
-    this.vm.processors.forEach((p, i) => {
+    for (let i = 0; i < this.target.vcpuCount; i++) {
+      const engine = this.target.engine(i);
       const want = new Set(user);
       if (this.runTo !== null && this.runTo.vcpu === i) want.add(this.runTo.address >>> 0);
-      const have = p.engine.breakpoints;
+      const have = engine.breakpoints;
       const same = have.size === want.size && [...want].every((a) => have.has(a));
-      if (same) return;
+      if (same) continue;
       have.clear();
       for (const a of want) have.add(a);
-      p.engine.flush();
-    });
+      engine.flush();
+    }
   }
 
   // ---- VM events ----------------------------------------------------------
 
-  /** A matching exit is stopped at where the vCPU resumes, once the handler ran and the vCPU re-entered (Vm.requestPause). */
-  private onExit(e: VmExit): void {
-    if (!this.running || this.pendingExit !== null) return;
-    captureExitRegisters(this.vm, e);
-    const ctx = this.contextWith(e.vcpu, e);
+  /**
+   * A matching exit is stopped at where the vCPU resumes, once the handler
+   * ran and the vCPU re-entered; a hole right after the hole instruction; a
+   * trap where the guest resumes once the VMM handled it (a pause request).
+   */
+  private onEvent(e: TargetEvent): void {
+    if (!this.running || this.pendingEvent !== null) return;
+    if (e.kind === 'exit' && this.target.vtx !== null) captureExitRegisters(this.target.vtx, e.exit);
+    // Traps come by the hundred thousand: no expression context for them unless their filter is on.
+    else if (!this.filters.some((f) => f.id === (e.kind === 'hole' ? HOLE_FILTER : TRAP_FILTER))) return;
+    const vcpu = eventVcpu(e);
+    const ctx = this.contextWith(vcpu, e);
     for (const f of this.filters) {
-      if (matchesExitFilter(f, e, ctx, (m) => this.hooks.onConditionError?.(m))) {
-        this.pendingExit = { exit: e, filter: f };
-        this.vm.requestPause(e.vcpu, 'VM exit filter');
+      if (matchesFilter(f, e, ctx, (m) => this.hooks.onConditionError?.(m))) {
+        this.pendingEvent = { event: e, filter: f };
+        this.target.requestPause(vcpu, `${f.id} filter`);
         return;
       }
     }
@@ -188,7 +199,7 @@ export class Runtime {
   requestStop(vcpu: number, reason: StopReason, description: string, breakpointIds: number[]): boolean {
     if (!this.running || this.requested !== null) return false;
     this.requested = { reason, vcpu, description, breakpointIds };
-    this.vm.requestPause(vcpu, description);
+    this.target.requestPause(vcpu, description);
     return true;
   }
 
@@ -216,7 +227,7 @@ export class Runtime {
     if (this.running) throw new Error('the guest is already running');
     this.running = true;
     this.pauseRequested = false;
-    this.pendingExit = null;
+    this.pendingEvent = null;
     this.requested = null;
     try {
       const outcome = kind === 'continue' ? await this.continueRun(vcpu) : await this.step(vcpu, kind);
@@ -243,7 +254,7 @@ export class Runtime {
     // Start small and grow: the first slice of an exit-heavy guest must not be the long one.
     let slice = 20_000;
     for (;;) {
-      const stop = this.vm.run(Math.min(slice, left));
+      const stop = this.target.run(Math.min(slice, left));
       left -= stop.instructions;
       slice = stop.exits > SLICE_EXITS ? Math.max(MIN_SLICE, Math.floor((slice * SLICE_EXITS) / stop.exits)) : Math.min(SLICE_INSTRUCTIONS, slice * 2);
       this.totalInstructions += stop.instructions;
@@ -268,15 +279,15 @@ export class Runtime {
    */
   private classify(stop: VmStop): RunOutcome | null {
     const requested = this.requested;
-    if (this.pendingExit !== null) {
-      const { exit, filter } = this.pendingExit;
-      this.pendingExit = null;
+    if (this.pendingEvent !== null) {
+      const { event, filter } = this.pendingEvent;
+      this.pendingEvent = null;
       this.requested = null;
       const vmStop = stop.reason === 'breakpoint' || stop.reason === 'limit' || stop.reason === 'pause' ? undefined : stop;
       if (vmStop !== undefined && (vmStop.reason === 'triple-fault' || vmStop.reason === 'error' || vmStop.reason === 'shutdown' || vmStop.reason === 'unhandled-exit')) this.endReported = true;
-      const name = `VM exit ${exit.reason & 0xffff} ${exit.name}`;
+      const name = eventDescription(event);
       const description = filter.id === 'entry-failure' ? `VM-entry failure (${name})` : name;
-      const at: RuntimeStop = { reason: 'exception', vcpu: exit.vcpu, description, exit, filterId: filter.id, ...(vmStop ? { vmStop } : {}), breakpointIds: [] };
+      const at: RuntimeStop = { reason: 'exception', vcpu: eventVcpu(event), description, event, filterId: filter.id, ...(vmStop ? { vmStop } : {}), breakpointIds: [] };
       // A data breakpoint stop asked for at the same exit names the stop; the exit frame stays.
       const reported = requested === null ? at : { ...at, reason: requested.reason, vcpu: requested.vcpu, description: requested.description, breakpointIds: requested.breakpointIds };
       return { kind: 'stopped', stop: stop.reason === 'pause' ? this.withBreakpointsAt(reported) : reported };
@@ -293,7 +304,7 @@ export class Runtime {
     if (filter !== undefined) {
       // The VM cannot go on: the next run ends the session instead of stopping here again.
       this.endReported = true;
-      const vcpu = Math.max(0, this.vm.vcpus.findIndex((v) => v.entryFailure !== null));
+      const vcpu = Math.max(0, this.target.vtx?.vcpus.findIndex((v) => v.entryFailure !== null) ?? 0);
       const description = special === 'triple-fault' ? 'Triple fault' : 'VM-entry failure';
       return { kind: 'stopped', stop: { reason: 'exception', vcpu: special === 'triple-fault' ? 0 : vcpu, description, filterId: filter.id, vmStop: stop, breakpointIds: [] } };
     }
@@ -301,11 +312,11 @@ export class Runtime {
   }
 
   private atBreakpoint(): RunOutcome | null {
-    for (let i = 0; i < this.vm.vcpus.length; i++) {
-      const address = linearIp(this.vm, i);
-      if (!this.vm.processors[i].engine.breakpoints.has(address)) continue;
+    for (let i = 0; i < this.target.vcpuCount; i++) {
+      const address = linearIp(this.target, i);
+      if (!this.target.engine(i).breakpoints.has(address)) continue;
       // A run-to address reached by the right frame is a step's end, handled by the caller.
-      if (this.runTo !== null && this.runTo.vcpu === i && this.runTo.address === address && stackPointer(this.vm, i) >= this.runTo.minSp) {
+      if (this.runTo !== null && this.runTo.vcpu === i && this.runTo.address === address && stackPointer(this.target, i) >= this.runTo.minSp) {
         return { kind: 'stopped', stop: { reason: 'step', vcpu: i, description: 'Step', breakpointIds: [] } };
       }
       const hit = this.evaluateBreakpoints(i, address);
@@ -323,9 +334,9 @@ export class Runtime {
    */
   private withBreakpointsAt(stop: RuntimeStop): RuntimeStop {
     const v = stop.vcpu;
-    if (this.vm.vcpus[v].cpu.halted || this.vm.vcpus[v].blocked) return stop;
-    const address = linearIp(this.vm, v);
-    if (!this.vm.processors[v].engine.breakpoints.has(address)) return stop;
+    if (this.target.waitsHalted(v)) return stop;
+    const address = linearIp(this.target, v);
+    if (!this.target.engine(v).breakpoints.has(address)) return stop;
     const hit = this.evaluateBreakpoints(v, address);
     return hit === null ? stop : { ...stop, breakpointIds: [...stop.breakpointIds, ...hit.breakpointIds.filter((id) => !stop.breakpointIds.includes(id))] };
   }
@@ -369,9 +380,9 @@ export class Runtime {
    * reported when the step ends.
    */
   private stepInstruction(vcpu: number): RunOutcome | null {
-    const stop = this.vm.runVcpu(vcpu, 1);
+    const stop = this.target.runVcpu(vcpu, 1);
     this.totalInstructions += stop.instructions;
-    if (this.pendingExit !== null) return this.classify(stop);
+    if (this.pendingEvent !== null) return this.classify(stop);
     if (stop.reason === 'pause' || stop.reason === 'limit' || stop.reason === 'breakpoint') return null;
     return this.classify(stop);
   }
@@ -388,28 +399,28 @@ export class Runtime {
       const e = map?.lookup(address);
       return e === undefined || address >= e.address + Math.max(1, e.length) ? undefined : `${e.file}\0${e.line}`;
     };
-    const startLine = lineKey(linearIp(this.vm, vcpu));
-    const startSp = stackPointer(this.vm, vcpu);
+    const startLine = lineKey(linearIp(this.target, vcpu));
+    const startSp = stackPointer(this.target, vcpu);
     // Without a source line every instruction is a line of its own (still stepping over calls for `next`).
     const byInstruction = kind === 'instruction';
     let steps = 0;
     for (;;) {
       const ins = this.instructionAt(vcpu);
-      const address = linearIp(this.vm, vcpu);
+      const address = linearIp(this.target, vcpu);
       // A call, or a software interrupt (its handler returns with IRET to the next instruction), is stepped over by running to where it returns.
       if (!byInstruction && ins !== null && (ins.mnemonic === 'call' || ins.mnemonic === 'int') && kind !== 'stepIn') {
-        const o = await this.runToReturn(vcpu, address + ins.length, stackPointer(this.vm, vcpu));
+        const o = await this.runToReturn(vcpu, address + ins.length, stackPointer(this.target, vcpu));
         if (o !== null) return o;
       } else {
         const isRet = ins !== null && /^(ret|retf|iret|iretd|iretw)$/.test(ins.mnemonic);
         const o = this.stepInstruction(vcpu);
         if (o !== null) return o;
         // A vCPU that halted with nothing to wake it, or waits for SIPI, cannot go on alone: the step ends.
-        if (byInstruction || this.vm.runState[vcpu] !== 'runnable') return done();
-        if (kind === 'stepOut' && isRet && stackPointer(this.vm, vcpu) > startSp) return done();
+        if (byInstruction || this.target.runState(vcpu) !== 'runnable') return done();
+        if (kind === 'stepOut' && isRet && stackPointer(this.target, vcpu) > startSp) return done();
       }
       if (kind !== 'stepOut') {
-        const now = lineKey(linearIp(this.vm, vcpu));
+        const now = lineKey(linearIp(this.target, vcpu));
         if (now === undefined || now !== startLine) return done();
       }
       if (++steps % STEPS_PER_YIELD === 0) {
@@ -437,23 +448,23 @@ export class Runtime {
 
   /** The instruction at vCPU's IP, decoded from guest memory; null when unreadable. */
   instructionAt(vcpu: number): ReturnType<typeof decode> | null {
-    const v = this.vm.vcpus[vcpu];
-    const bytes = this.vm.memory.readLinear(v, linearIp(this.vm, vcpu), 16);
+    const c = this.target.cpu(vcpu);
+    const bytes = this.target.readCode(vcpu, linearIp(this.target, vcpu), 16);
     if (bytes === null || bytes.length === 0) return null;
-    const bits = (v.cpu.cr0 & 1) !== 0 && (v.cpu.seg[1].attr & 0x4000) !== 0 ? 32 : 16;
-    const ins = decode(bytes, 0, bits, v.cpu.eip >>> 0);
+    const bits = (c.cr0 & 1) !== 0 && (c.seg[1].attr & 0x4000) !== 0 ? 32 : 16;
+    const ins = decode(bytes, 0, bits, c.eip >>> 0);
     return ins.invalid || ins.truncated ? null : ins;
   }
 
-  /** An expression context at a vCPU (and the exit of the current stop, when it stopped at one). */
+  /** An expression context at a vCPU (and the exit, hole or trap of the current stop, when it stopped at one). */
   context(vcpu: number): ExprContext {
-    const exit = this.lastStop?.exit;
-    return this.contextWith(vcpu, exit !== undefined && exit.vcpu === vcpu ? exit : undefined);
+    const event = this.lastStop?.event;
+    return this.contextWith(vcpu, event !== undefined && eventVcpu(event) === vcpu ? event : undefined);
   }
 
   /** The expression context with the program's labels. */
-  private contextWith(vcpu: number, exit: VmExit | undefined): ExprContext {
-    const ctx = exprContext(this.vm, vcpu, exit);
+  private contextWith(vcpu: number, event: TargetEvent | undefined): ExprContext {
+    const ctx = exprContext(this.target, vcpu, event);
     const symbols = this.image.symbols;
     return symbols === undefined ? ctx : { ...ctx, symbol: (name) => symbols.get(name) };
   }

@@ -1,5 +1,6 @@
 // VM-exit filters: the exception breakpoints of the Breakpoints view, one per
-// exit reason the simulator produces plus a few that are not one reason, and
+// exit reason the simulator produces plus a few that are not one reason (the
+// software techniques' holes and traps among them, runtimeEvents.ts), and
 // the fields of an exit that filter conditions and the debug console read.
 
 import type { Vm, VmExit } from '../vmm/vtx/index';
@@ -17,7 +18,8 @@ export const SPECIAL_FILTERS = [
   { id: 'any', label: 'Any VM exit', description: 'Stop after every VM exit.' },
   { id: 'entry-failure', label: 'VM-entry failure', description: 'Stop when a VM entry fails its checks (VMfailValid or exit 33/34 with bit 31 set).' },
   { id: 'triple-fault', label: 'Triple fault', description: 'Stop when the guest triple-faults (the VM cannot continue).' },
-  { id: 'virtualization-hole', label: 'Virtualization hole', description: 'Stop where a sensitive instruction does not trap (comes with the trap-and-emulate and binary-translation techniques; never fires under VT-x).' },
+  { id: 'virtualization-hole', label: 'Virtualization hole', description: 'Stop right after a sensitive instruction that did not trap (trap-and-emulate, and user code under binary-translation; never under VT-x, where every sensitive instruction exits).' },
+  { id: 'vmm-trap', label: 'VMM trap', description: 'Stop where the guest resumes after a trap into the software VMM (trap-and-emulate, binary-translation, paravirt): an emulated instruction, a shadow fill, a reflected event, a hypercall.' },
 ] as const;
 
 export interface ExitFilterDescription {
@@ -30,10 +32,17 @@ export interface ExitFilterDescription {
 }
 
 const CONDITION_HELP = 'Expression over exit fields, registers and VMCS fields, e.g. port == 0x3f8 && write';
+const SPECIAL_CONDITION_HELP: Readonly<Record<string, string>> = {
+  'virtualization-hole': 'Expression over the hole (rip, length, instruction) and registers, e.g. instruction == "popf"',
+  'vmm-trap': 'Expression over the trap (kind, detail, vector, rip, cycles, seq) and registers, e.g. kind == "#GP" && detail == "cli"',
+};
 
 /** The exceptionBreakpointFilters of the initialize response. */
 export function exitFilterDescriptions(): ExitFilterDescription[] {
-  const out: ExitFilterDescription[] = SPECIAL_FILTERS.map((f) => ({ filter: f.id, label: f.label, description: f.description, default: false, supportsCondition: f.id === 'any', conditionDescription: CONDITION_HELP }));
+  const out: ExitFilterDescription[] = SPECIAL_FILTERS.map((f) => {
+    const special = SPECIAL_CONDITION_HELP[f.id];
+    return { filter: f.id, label: f.label, description: f.description, default: false, supportsCondition: f.id === 'any' || special !== undefined, conditionDescription: special ?? CONDITION_HELP };
+  });
   for (const n of PRODUCED_EXIT_REASONS) {
     const r = exitReason(n);
     if (r === undefined) continue;
@@ -62,7 +71,7 @@ export function filterIdFor(entry: number | string): string | undefined {
 /** An ExitFilter for a filter id; undefined for an unknown id. */
 export function makeExitFilter(id: string, condition?: CompiledExpr): ExitFilter | undefined {
   if (id === 'any') return { id, reasons: 'any', ...(condition ? { condition } : {}) };
-  if (SPECIAL_FILTERS.some((f) => f.id === id)) return { id, reasons: id === 'entry-failure' ? [33, 34] : [] };
+  if (SPECIAL_FILTERS.some((f) => f.id === id)) return { id, reasons: id === 'entry-failure' ? [33, 34] : [], ...(condition && SPECIAL_CONDITION_HELP[id] !== undefined ? { condition } : {}) };
   const m = /^exit-(\d+)$/.exec(id);
   if (m === null || !PRODUCED_EXIT_REASONS.includes(Number(m[1]))) return undefined;
   return { id, reasons: [Number(m[1])], ...(condition ? { condition } : {}) };

@@ -1,5 +1,6 @@
 // Threads and stack frames: one thread per vCPU, named with the mode it is
-// in; at a VM-exit stop a frame for the exit above the guest frames. Guest
+// in (and the technique); at a stop at a VM exit, a hole or a trap, a frame
+// for it above the guest frames. Guest
 // frames come from the source map. Callers are found by following the EBP
 // chain where the guest keeps frame pointers, and by scanning the stack for
 // return addresses (a value just after a CALL of the program) where it does
@@ -7,10 +8,10 @@
 // frame is torn down, and guests that use EBP for anything else.
 
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import type { Vm } from '../vmm/vtx/index';
 import type { GuestImage, Runtime } from './runtime';
-import { exitFrameName } from './runtimeExits';
+import { eventFrame, eventVcpu } from './runtimeEvents';
 import { linearIp, readBytes, stackPointer } from './runtimeState';
+import type { DebugTarget } from './target';
 import { decode } from '../x86/decode/index';
 
 const FRAME_BASE = 1000;
@@ -25,16 +26,8 @@ const MAX_FRAME_REACH = 1 << 20;
 
 const hex = (n: number): string => `0x${(n >>> 0).toString(16).toUpperCase()}`;
 
-export function threadName(vm: Vm, vcpu: number): string {
-  const state = vm.runState[vcpu];
-  if (state === 'wait-for-sipi') return `vCPU ${vcpu} · wait-for-SIPI`;
-  const c = vm.vcpus[vcpu].cpu;
-  const mode = (c.cr0 & 1) === 0 ? 'real mode' : `ring ${c.seg[1].selector & 3}`;
-  return `vCPU ${vcpu} · non-root · ${mode}${state === 'halted' ? ' · halted' : ''}`;
-}
-
-export function threadList(vm: Vm): DebugProtocol.Thread[] {
-  return vm.vcpus.map((_, i) => ({ id: i + 1, name: threadName(vm, i) }));
+export function threadList(target: DebugTarget): DebugProtocol.Thread[] {
+  return Array.from({ length: target.vcpuCount }, (_, i) => ({ id: i + 1, name: target.threadName(i) }));
 }
 
 const frameId = (vcpu: number, slot: number): number => FRAME_BASE + vcpu * SLOTS + slot;
@@ -42,7 +35,7 @@ const frameId = (vcpu: number, slot: number): number => FRAME_BASE + vcpu * SLOT
 export function frameVcpu(rt: Runtime, frameId: number): number | undefined {
   if (!Number.isInteger(frameId) || frameId < FRAME_BASE) return undefined;
   const v = Math.floor((frameId - FRAME_BASE) / SLOTS);
-  return v < rt.vm.vcpus.length ? v : undefined;
+  return v < rt.target.vcpuCount ? v : undefined;
 }
 
 export function frameIsExit(id: number): boolean {
@@ -115,7 +108,7 @@ class StackWords {
 
   constructor(private readonly rt: Runtime, private readonly vcpu: number, private readonly base: number, readonly width: 2 | 4, private readonly sp: number) {
     this.limit = width === 4 ? 0x1_0000_0000 : 0x1_0000;
-    this.near = readBytes(rt.vm, vcpu, 'gva', (base + sp) >>> 0, Math.min((SCAN_WORDS + 64) * width, this.limit - sp));
+    this.near = readBytes(rt.target, vcpu, 'gva', (base + sp) >>> 0, Math.min((SCAN_WORDS + 64) * width, this.limit - sp));
   }
 
   word(offset: number): number | null {
@@ -142,7 +135,7 @@ class StackWords {
     const start = offset - (offset % StackWords.CHUNK);
     let chunk = this.far.get(start);
     if (chunk === undefined) {
-      chunk = readBytes(this.rt.vm, this.vcpu, 'gva', (this.base + start) >>> 0, StackWords.CHUNK);
+      chunk = readBytes(this.rt.target, this.vcpu, 'gva', (this.base + start) >>> 0, StackWords.CHUNK);
       this.far.set(start, chunk);
     }
     return chunk[offset - start] ?? null;
@@ -162,17 +155,17 @@ class StackWords {
  */
 function callers(rt: Runtime, vcpu: number): number[] {
   if (rt.image.sourceMap === undefined) return [];
-  const c = rt.vm.vcpus[vcpu].cpu;
+  const c = rt.target.cpu(vcpu);
   const big = (c.cr0 & 1) !== 0 && (c.seg[2].attr & 0x4000) !== 0;
   const width = big ? 4 : 2;
-  const sp = stackPointer(rt.vm, vcpu);
+  const sp = stackPointer(rt.target, vcpu);
   const stack = new StackWords(rt, vcpu, c.seg[2].base >>> 0, width, sp);
   const entries = entriesOf(rt.image);
   const linear = (v: number): number => (big ? v : (c.seg[1].base + v) >>> 0);
   let fp = big ? c.r[5] >>> 0 : c.r[5] & 0xffff;
   // The lowest stack offset not yet accounted to a frame.
   let used = sp;
-  let ip = linearIp(rt.vm, vcpu);
+  let ip = linearIp(rt.target, vcpu);
   const out: number[] = [];
   while (out.length < MAX_CALLERS) {
     const fn = functionAt(entries, ip);
@@ -232,11 +225,12 @@ export function sourceOf(file: string): DebugProtocol.Source {
 export function stackFrames(rt: Runtime, vcpu: number): DebugProtocol.StackFrame[] {
   const frames: DebugProtocol.StackFrame[] = [];
   const stop = rt.lastStop;
-  if (stop !== null && stop.exit !== undefined && stop.exit.vcpu === vcpu) {
-    frames.push({ id: frameId(vcpu, EXIT_SLOT), name: exitFrameName(stop.exit), line: 0, column: 0, presentationHint: 'label', instructionPointerReference: hex(stop.exit.rip) });
+  if (stop !== null && stop.event !== undefined && eventVcpu(stop.event) === vcpu) {
+    const f = eventFrame(stop.event);
+    frames.push({ id: frameId(vcpu, EXIT_SLOT), name: f.name, line: 0, column: 0, presentationHint: 'label', instructionPointerReference: hex(f.address) });
   }
-  const address = linearIp(rt.vm, vcpu);
-  const c = rt.vm.vcpus[vcpu].cpu;
+  const address = linearIp(rt.target, vcpu);
+  const c = rt.target.cpu(vcpu);
   const where = (c.cr0 & 1) === 0 ? `${c.seg[1].selector.toString(16).toUpperCase().padStart(4, '0')}:${(c.eip & 0xffff).toString(16).toUpperCase().padStart(4, '0')}` : hex(c.eip);
   const label = symbolFor(rt, address);
   const entry = rt.image.sourceMap?.lookup(address);

@@ -1,17 +1,22 @@
-// From a checked launch configuration and a loaded program to a VM: the VM
-// configuration (inline or from a file, with the launch attributes that
-// override it), the load address with the bare machine's rules, and the
-// guest console collected from every place a guest can write to.
+// From a checked launch configuration and a loaded program to a debug
+// target: the VM configuration (inline or from a file, with the launch
+// attributes that override it), the load address with the bare machine's
+// rules, and the VM its technique calls for: the VT-x VM, or the software
+// VMM of trap-and-emulate, binary translation and paravirtualization.
 
 import { Machine } from '../x86/machine';
 import { loadGuest, LoadError } from '../x86/boot';
 import { createVm, type Vm, type VmOptions } from '../vmm/vtx/index';
-import { formatConfigError, parseVmConfig, toVmOptions, type ConfigError } from '../vmm/config/index';
+import { SoftVm } from '../vmm/soft/index';
+import { formatConfigError, isSoftTechnique, parseVmConfig, toSoftVmOptions, toVmOptions, type ConfigError, type VmConfig } from '../vmm/config/index';
 import type { FileAccessor } from './fileAccessor';
 import type { GuestProgram } from './guestProgram';
 import { errorText } from './guestProgram';
 import { LaunchError, type LaunchConfig } from './launchConfig';
 import type { GuestImage } from './runtime';
+import type { DebugTarget } from './target';
+import { vtxTarget } from './targetVtx';
+import { softTarget } from './targetSoft';
 
 /** Where a flat32 guest without an `org` loads (the VM configuration's default). */
 export const FLAT32_DEFAULT_ORG = 0x1000;
@@ -62,6 +67,16 @@ function configProblem(errors: ConfigError[], where: string, overridden: Readonl
   );
 }
 
+export interface BuiltTarget {
+  target: DebugTarget;
+  image: GuestImage;
+  mode: 'real' | 'flat32';
+  /** Settings of the VM configuration the VMM does not apply, and why. */
+  notApplied: string[];
+  /** The same as lines for the debug console. */
+  notes: string[];
+}
+
 export interface BuiltVm {
   vm: Vm;
   image: GuestImage;
@@ -70,7 +85,17 @@ export interface BuiltVm {
   notApplied: string[];
 }
 
+/** buildTarget where only the VT-x VM will do (the paging comparison): a software technique is an error naming 'technique'. */
 export async function buildVm(files: FileAccessor, config: LaunchConfig, program: GuestProgram): Promise<BuiltVm> {
+  const built = await buildTarget(files, config, program);
+  const vm = built.target.vtx;
+  if (vm === null) throw new LaunchError(`'technique': "${built.target.technique}" runs on the software VMM; this needs "vtx".`);
+  return { vm, image: built.image, mode: built.mode, notApplied: built.notApplied };
+}
+
+export { collectConsole } from './targetVtx';
+
+export async function buildTarget(files: FileAccessor, config: LaunchConfig, program: GuestProgram): Promise<BuiltTarget> {
   if (config.mode === 'rom') throw new LaunchError("'rom': booting from the reset vector is not available under the VMM; use \"mode\": \"real\" or \"flat32\".");
   const { json, where } = await readVmConfig(files, config);
   const overridden = new Set<string>();
@@ -86,14 +111,18 @@ export async function buildVm(files: FileAccessor, config: LaunchConfig, program
     json['paging'] = config.paging;
     overridden.add('paging');
   }
+  const technique = typeof json['technique'] === 'string' ? json['technique'] : 'vtx';
+  const soft = isSoftTechnique(technique);
+  if (soft && config.paging === 'ept') throw new LaunchError(`'paging': "ept" cannot apply under ${technique}: without VT-x there is no second-level translation, and the software techniques always keep shadow page tables (docs/techniques.md). Use "shadow" or leave 'paging' out.`);
   const givenEntry = typeof json['entry'] === 'object' && json['entry'] !== null ? (json['entry'] as Record<string, unknown>) : undefined;
-  const mode: 'real' | 'flat32' = config.modeGiven === true || givenEntry?.['mode'] === undefined ? (config.mode === 'flat32' ? 'flat32' : 'real') : givenEntry['mode'] === 'flat32' ? 'flat32' : 'real';
+  // A software technique runs a flat32 kernel: that is its default, and "real" is an error below.
+  const byDefault = soft ? 'flat32' : config.mode === 'flat32' ? 'flat32' : 'real';
+  const mode: 'real' | 'flat32' = config.modeGiven === true ? (config.mode === 'flat32' ? 'flat32' : 'real') : givenEntry?.['mode'] === undefined ? byDefault : givenEntry['mode'] === 'flat32' ? 'flat32' : 'real';
   json['entry'] = { ...(givenEntry ?? {}), mode };
   if (config.modeGiven === true) overridden.add('entry');
   const parsed = parseVmConfig(json);
   if ('errors' in parsed) throw configProblem(parsed.errors, where, overridden);
-  const converted = toVmOptions(parsed.config);
-  if (!converted.ok) throw configProblem(converted.errors, where, overridden);
+  const maker = soft ? softMaker(parsed.config, program, where, overridden) : vtxMaker(parsed.config, program, mode, where, overridden);
 
   // The load address, checked with the bare machine's rules and messages.
   const org = mode === 'flat32' ? config.org ?? (program.origin ? undefined : givenEntry?.['org'] !== undefined ? parsed.config.entry.org : FLAT32_DEFAULT_ORG) : config.org;
@@ -104,13 +133,7 @@ export async function buildVm(files: FileAccessor, config: LaunchConfig, program
     if (e instanceof LoadError) throw new LaunchError(e.message + '.');
     throw e;
   }
-  const options: VmOptions = { ...(converted.options as Omit<VmOptions, 'image'>), image: program.bytes, mode, org: mode === 'flat32' ? loadAddress : undefined };
-  let vm: Vm;
-  try {
-    vm = createVm(options);
-  } catch (e) {
-    throw new LaunchError(`${where}: the VM cannot be created: ${errorText(e)}`);
-  }
+  const target = maker.create(loadAddress);
   const image: GuestImage = {
     path: program.path,
     bytes: program.bytes,
@@ -120,38 +143,50 @@ export async function buildVm(files: FileAccessor, config: LaunchConfig, program
     loadAddress,
     bits: program.bits ?? (mode === 'flat32' ? 32 : 16),
   };
-  return { vm, image, mode, notApplied: converted.notApplied };
+  return { target, image, mode, notApplied: maker.notApplied, notes: maker.notes };
 }
 
-type CapturedPort = 'com1' | 'e9' | 'lpt1';
-const CAPTURED_PORTS: readonly CapturedPort[] = ['com1', 'e9', 'lpt1'];
-/** `output` event sources of the I/O handler → the machine's console capture they also land in. */
-const PORT_SOURCES: Readonly<Record<string, CapturedPort>> = { 'port 3F8h': 'com1', 'port E9h': 'e9', 'port 378h': 'lpt1' };
+/** The configuration checked for a VMM (errors name the attribute), and how to create it once the load address is known. */
+interface TargetMaker {
+  notApplied: string[];
+  notes: string[];
+  create(loadAddress: number): DebugTarget;
+}
 
-/**
- * Calls `emit` with guest console bytes in order: the VM's output events
- * (console ports, hypercall console, UART, virtio) and the string I/O the CPU
- * carries out on the machine's bus, which only the machine's capture sees.
- * Returns `sync`, to call at each stop and exit.
- */
-export function collectConsole(vm: Vm, emit: (source: string, bytes: number[]) => void): () => void {
-  const capture = vm.bus === vm.machine.io ? vm.machine.console : undefined;
-  const reported: Record<CapturedPort, number> = { com1: 0, e9: 0, lpt1: 0 };
-  const sync = (): void => {
-    if (capture === undefined) return;
-    for (const port of CAPTURED_PORTS) {
-      const all = capture[port];
-      if (all.length > reported[port]) {
-        emit(port, all.slice(reported[port]));
-        reported[port] = all.length;
+function vtxMaker(config: VmConfig, program: GuestProgram, mode: 'real' | 'flat32', where: string, overridden: ReadonlySet<string>): TargetMaker {
+  const converted = toVmOptions(config);
+  if (!converted.ok) throw configProblem(converted.errors, where, overridden);
+  return {
+    notApplied: converted.notApplied,
+    notes: converted.notApplied.map((n) => `VM configuration: ${n} is not applied yet.`),
+    create: (loadAddress) => {
+      const options: VmOptions = { ...(converted.options as Omit<VmOptions, 'image'>), image: program.bytes, mode, org: mode === 'flat32' ? loadAddress : undefined };
+      let vm: Vm;
+      try {
+        vm = createVm(options);
+      } catch (e) {
+        throw new LaunchError(`${where}: the VM cannot be created: ${errorText(e)}`);
       }
-    }
+      return vtxTarget(vm);
+    },
   };
-  vm.events.on('output', (o) => {
-    const port = PORT_SOURCES[o.source];
-    if (port !== undefined) reported[port] += o.bytes.length;
-    emit(o.source, o.bytes);
-  });
-  vm.events.on('exit', () => sync());
-  return sync;
+}
+
+/** The software VMM: one vCPU, a flat32 kernel, shadow paging (src/vmm/soft, docs/techniques.md). */
+function softMaker(config: VmConfig, program: GuestProgram, where: string, overridden: ReadonlySet<string>): TargetMaker {
+  const converted = toSoftVmOptions(config);
+  if (!converted.ok) throw configProblem(converted.errors, where, overridden);
+  return {
+    notApplied: converted.notApplied,
+    notes: converted.notApplied.map((n) => `VM configuration: ${n}.`),
+    create: (loadAddress) => {
+      let vm: SoftVm;
+      try {
+        vm = new SoftVm({ ...converted.options, image: program.bytes, org: loadAddress });
+      } catch (e) {
+        throw new LaunchError(`${overridden.has('technique') ? "'technique'" : where}: the ${converted.options.technique} VM cannot be created: ${errorText(e)}`);
+      }
+      return softTarget(vm);
+    },
+  };
 }

@@ -38,7 +38,7 @@ export function readMemoryResponse(rt: Runtime, args: Record<string, unknown>): 
   const n = Math.min(count, MAX_READ);
   const start = (ref.address + offset) >>> 0;
   const vcpu = rt.lastStop?.vcpu ?? 0;
-  const bytes = readBytes(rt.vm, vcpu, ref.space, start, n);
+  const bytes = readBytes(rt.target, vcpu, ref.space, start, n);
   // DAP returns one readable run: up to the first unreadable byte, and counts the rest.
   let readable = bytes.findIndex((b) => b === null);
   if (readable < 0) readable = bytes.length;
@@ -58,14 +58,14 @@ export function writeMemoryBytes(rt: Runtime, args: Record<string, unknown>): nu
   if (typeof data !== 'string') throw new Error("writeMemory needs 'data' (base64).");
   const bytes = decodeData(data);
   const vcpu = rt.lastStop?.vcpu ?? 0;
-  const written = writeBytes(rt.vm, vcpu, ref.space, (ref.address + offset) >>> 0, bytes);
+  const written = writeBytes(rt.target, vcpu, ref.space, (ref.address + offset) >>> 0, bytes);
   if (written < bytes.length && args['allowPartial'] !== true) throw new Error(`Only ${written} of ${bytes.length} bytes could be written: the memory after them is not mapped.`);
   return written;
 }
 
 /** Instruction starts we trust: the source map's, else a linear sweep from the image start or from the address. */
 export function disassembleAround(rt: Runtime, vcpu: number, space: AddressSpace, address: number, instructionOffset: number, count: number, resolveSymbols: boolean): DebugProtocol.DisassembledInstruction[] {
-  const c = rt.vm.vcpus[vcpu].cpu;
+  const c = rt.target.cpu(vcpu);
   const bits: 16 | 32 = (c.cr0 & 1) !== 0 && (c.seg[1].attr & 0x4000) !== 0 ? 32 : 16;
   const img = rt.image;
   const inImage = address >= img.loadAddress && address < img.loadAddress + img.bytes.length;
@@ -74,7 +74,7 @@ export function disassembleAround(rt: Runtime, vcpu: number, space: AddressSpace
   const from = inImage ? Math.max(img.loadAddress, address - Math.max(64, back * 16)) : Math.max(0, address - back * 15);
   const alignedFrom = inImage ? alignToImage(rt, from) : from;
   const span = address - alignedFrom + Math.max(0, instructionOffset + count) * 15 + 16;
-  const raw = readBytes(rt.vm, vcpu, space, alignedFrom, Math.min(span, 1 << 16));
+  const raw = readBytes(rt.target, vcpu, space, alignedFrom, Math.min(span, 1 << 16));
   const bytes = Uint8Array.from(raw.map((b) => b ?? 0));
   const lines = disassemble(bytes, bits, alignedFrom).map((l) => ({ ...l, unreadable: raw[l.address - alignedFrom] === null }));
   let at = lines.findIndex((l) => l.address >= address);

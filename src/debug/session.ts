@@ -1,7 +1,9 @@
 // The Hyperstep debug session (DAP) over a guest running on the simulated
-// VT-x hypervisor: launch, breakpoints (source, function, instruction,
-// conditions, hit counts, logpoints), VM-exit filters as exception
-// breakpoints, stepping, threads = vCPUs, stack with a VM-exit frame,
+// VT-x hypervisor or on the software VMM of the other techniques
+// (trap-and-emulate, binary translation, paravirt): launch, breakpoints
+// (source, function, instruction, conditions, hit counts, logpoints), VM-exit,
+// virtualization-hole and VMM-trap filters as exception breakpoints,
+// stepping, threads = vCPUs, stack with a frame for the exit, hole or trap,
 // scopes and variables from src/debug/inspect, evaluate, memory and
 // disassembly. The runtime (runtime.ts) does the running; this file speaks
 // the protocol.
@@ -17,16 +19,18 @@ import { loadGuestProgram, errorText } from './guestProgram';
 import { ConsoleText } from './consoleText';
 import { LaunchError, launchWarnings, parseLaunchConfig, type LaunchConfig } from './launchConfig';
 import { Runtime, type RunOutcome, type StepKind, type RuntimeStop } from './runtime';
-import { buildVm, collectConsole } from './runtimeLaunch';
+import { buildTarget } from './runtimeLaunch';
 import { compileExpr, formatHex } from './expr';
-import { exitFilterDescriptions, filterIdFor, makeExitFilter, exitDetails, type ExitFilter } from './runtimeExits';
+import { exitFilterDescriptions, filterIdFor, makeExitFilter, SPECIAL_FILTERS, type ExitFilter } from './runtimeExits';
+import { eventExceptionInfo, eventSummary } from './runtimeEvents';
 import { defaultInspector, type Inspector } from './runtimeInspect';
 import { VariableStore } from './runtimeVariables';
 import { BreakpointBook } from './runtimeBreakpoints';
 import { DataBreakpointBook, dataBreakpointInfo, evaluatorAt, resolveTarget } from './dataBreakpoints';
 import { stackFrames, threadList, frameVcpu } from './runtimeFrames';
 import { disassembleAround, parseMemoryReference, readMemoryResponse, writeMemoryBytes } from './runtimeMemory';
-import { REGISTER_NAMES } from './runtimeState';
+import { REGISTER_NAMES, VIRTUAL_REGISTER_NAMES } from './runtimeState';
+import type { DebugTarget } from './target';
 import type { VmExit, VmStop } from '../vmm/vtx/index';
 import { EXIT_EVENT, STATE_EVENT, STATS_EVENT, type ExitBatchEventBody, type ExitEventBody, type StateEventBody, type StatsEventBody } from './protocol';
 
@@ -96,7 +100,7 @@ export class HyperstepSession extends LoggingDebugSession {
     dataBreakpointInfo: (r, a) => this.dataBreakpointInfo(r, a),
     setDataBreakpoints: (r, a) => this.setDataBreakpoints(r, a),
     threads: (r) => {
-      r.body = { threads: this.runtime ? threadList(this.runtime.vm) : [] };
+      r.body = { threads: this.runtime ? threadList(this.runtime.target) : [] };
       this.sendResponse(r);
     },
     continue: (r, a) => this.resume(r, a, 'continue'),
@@ -217,30 +221,31 @@ export class HyperstepSession extends LoggingDebugSession {
     const filters = (config.breakOnExits ?? []).map((e) => {
       const id = filterIdFor(e);
       const f = id === undefined ? undefined : makeExitFilter(id);
-      if (f === undefined) throw new LaunchError(`'breakOnExits': ${JSON.stringify(e)} is not an exit reason the simulator produces, nor one of "any", "entry-failure", "triple-fault".`);
+      if (f === undefined) throw new LaunchError(`'breakOnExits': ${JSON.stringify(e)} is not an exit reason the simulator produces, nor one of ${SPECIAL_FILTERS.map((x) => `"${x.id}"`).join(', ')}.`);
       return f;
     });
     const program = await loadGuestProgram(this.files, config);
-    const built = await buildVm(this.files, config, program);
+    const built = await buildTarget(this.files, config, program);
     for (const w of [...launchWarnings(this.launchArgs ?? {}), ...program.warnings]) this.output(w + '\n', 'console');
-    for (const n of built.notApplied) this.output(`VM configuration: ${n} is not applied yet.\n`, 'console');
-    const runtime = new Runtime(built.vm, built.image, config.maxInstructions, {
+    for (const n of built.notes) this.output(n + '\n', 'console');
+    const target = built.target;
+    const runtime = new Runtime(target, built.image, config.maxInstructions, {
       onLog: (text) => this.output(text.endsWith('\n') ? text : text + '\n', 'console'),
       onConditionError: (m) => this.output(m + '\n', 'stderr'),
     });
     this.consoleText = new Map();
     const showOutput = config.console?.output !== false;
-    this.syncConsole = collectConsole(built.vm, (source, bytes) => {
+    this.syncConsole = target.collectConsole((source, bytes) => {
       if (!showOutput) return;
       let t = this.consoleText.get(source);
       if (t === undefined) this.consoleText.set(source, (t = new ConsoleText()));
       this.output(t.push(bytes), 'stdout');
     });
-    if (config.console?.traceExits === true) built.vm.events.on('exit', (e) => this.output(`exit #${e.sequence} vcpu${e.vcpu} ${e.reason} ${e.name} rip=${formatHex(e.rip)}${e.summary ? ` ${e.summary}` : ''} — ${e.why || '-'}\n`, 'console'));
-    this.inspector.attach(built.vm);
+    if (config.console?.traceExits === true) this.traceEvents(target);
+    this.inspector.attach(target);
     // The Hyperstep view gets the exits since the previous stop, at most VIEW_EXITS of them.
     this.viewExits = [];
-    built.vm.events.on('exit', (e) => {
+    target.vtx?.events.on('exit', (e) => {
       this.viewExits.push(e);
       if (this.viewExits.length > 2 * VIEW_EXITS) this.viewExits.splice(0, this.viewExits.length - VIEW_EXITS);
     });
@@ -258,6 +263,13 @@ export class HyperstepSession extends LoggingDebugSession {
     this.launchFilters = filters;
     this.applyExitFilters();
     if (this.ended) runtime.cancel();
+  }
+
+  /** console.traceExits: a line per VM exit, or under a software technique per trap and hole. */
+  private traceEvents(target: DebugTarget): void {
+    target.vtx?.events.on('exit', (e) => this.output(`exit #${e.sequence} vcpu${e.vcpu} ${e.reason} ${e.name} rip=${formatHex(e.rip)}${e.summary ? ` ${e.summary}` : ''} — ${e.why || '-'}\n`, 'console'));
+    target.soft?.events.on('trap', (t) => this.output(`trap #${t.seq} vcpu${t.vcpu} ${t.key} rip=${formatHex(t.rip)} ${t.cycles} cycles\n`, 'console'));
+    target.soft?.events.on('hole', (h) => this.output(`hole vcpu${h.vcpu} ${h.instruction} rip=${formatHex(h.rip)} — saw ${h.saw}; expected ${h.expected}\n`, 'console'));
   }
 
   /** Stops on entry or runs, once configurationDone has come. */
@@ -304,7 +316,7 @@ export class HyperstepSession extends LoggingDebugSession {
     const rt = this.runtime;
     if (rt === undefined) return undefined;
     const t = args['threadId'];
-    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > rt.vm.vcpus.length) return undefined;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > rt.target.vcpuCount) return undefined;
     return t - 1;
   }
 
@@ -324,7 +336,7 @@ export class HyperstepSession extends LoggingDebugSession {
     }
     const vcpu = this.vcpuOf(args);
     if (vcpu === undefined) {
-      this.fail(response, ErrorIds.badArguments, `No thread ${JSON.stringify(args['threadId'])}: threads are the vCPUs, 1 to ${rt.vm.vcpus.length}.`);
+      this.fail(response, ErrorIds.badArguments, `No thread ${JSON.stringify(args['threadId'])}: threads are the vCPUs, 1 to ${rt.target.vcpuCount}.`);
       return;
     }
     if (kind === 'continue') response.body = { allThreadsContinued: true };
@@ -354,9 +366,9 @@ export class HyperstepSession extends LoggingDebugSession {
       return;
     }
     this.flushConsole();
-    const post = rt.vm.machine.console.post;
+    const post = rt.target.postCodes;
     if (post.length > 0) this.output(`POST codes (port 0x80): ${post.map((c) => hex(c, 2)).join(' ')}\n`, 'console');
-    const cs = rt.vm.vcpus[0].cpu.seg[1].selector;
+    const cs = rt.target.cpu(0).seg[1].selector;
     this.output(describeEnd(outcome.vmStop, outcome.instructions, cs) + '\n', isFailure(outcome.vmStop) ? 'stderr' : 'console');
     this.publishView(0);
     this.terminate();
@@ -364,9 +376,9 @@ export class HyperstepSession extends LoggingDebugSession {
 
   /** Register and VMCS values at this stop, for the next stop's "changed" highlighting. */
   private rememberState(rt: Runtime): void {
-    for (let i = 0; i < rt.vm.vcpus.length; i++) {
+    for (let i = 0; i < rt.target.vcpuCount; i++) {
       try {
-        this.previous.set(i, this.inspector.takeStopSnapshot(rt.vm, i));
+        this.previous.set(i, this.inspector.takeStopSnapshot(rt.target, i));
       } catch {
         this.previous.delete(i);
       }
@@ -378,9 +390,10 @@ export class HyperstepSession extends LoggingDebugSession {
     const event = new StoppedEvent(stop.reason, threadIdOf(stop.vcpu)) as DebugProtocol.StoppedEvent;
     event.body.allThreadsStopped = true;
     event.body.description = stop.description;
-    if (stop.exit?.summary) event.body.text = stop.exit.summary;
+    const summary = stop.event !== undefined ? eventSummary(stop.event) : undefined;
+    if (summary !== undefined) event.body.text = summary;
     if (stop.breakpointIds.length > 0) event.body.hitBreakpointIds = stop.breakpointIds;
-    if (stop.reason !== 'step') this.output(`Stopped: ${stop.description}${stop.exit?.summary ? ` — ${stop.exit.summary}` : ''} (vCPU ${stop.vcpu}).\n`, 'console');
+    if (stop.reason !== 'step') this.output(`Stopped: ${stop.description}${summary !== undefined ? ` — ${summary}` : ''} (vCPU ${stop.vcpu}).\n`, 'console');
     this.publishView(stop.vcpu);
     this.sendEvent(event);
   }
@@ -393,8 +406,13 @@ export class HyperstepSession extends LoggingDebugSession {
   private publishView(vcpu: number): void {
     const rt = this.runtime;
     if (rt === undefined) return;
+    const vm = rt.target.vtx;
+    if (vm === null) {
+      this.publishSoftState(rt.target);
+      return;
+    }
     const exits = this.viewExits.slice(-VIEW_EXITS).map((e): ExitEventBody => {
-      const c = rt.vm.vcpus[e.vcpu].cpu;
+      const c = vm.vcpus[e.vcpu].cpu;
       const linear = (c.seg[1].base + e.rip) >>> 0;
       const entry = rt.image.sourceMap?.lookup(linear);
       const onLine = entry !== undefined && linear < entry.address + Math.max(1, entry.length);
@@ -402,11 +420,21 @@ export class HyperstepSession extends LoggingDebugSession {
     });
     this.viewExits = [];
     if (exits.length > 0) this.sendEvent(new Event(EXIT_EVENT, { exits } satisfies ExitBatchEventBody));
-    this.sendEvent(new Event(STATS_EVENT, rt.vm.stats.report() satisfies StatsEventBody));
-    const c = rt.vm.vcpus[vcpu].cpu;
-    const state = rt.vm.runState[vcpu];
+    this.sendEvent(new Event(STATS_EVENT, vm.stats.report() satisfies StatsEventBody));
+    const c = vm.vcpus[vcpu].cpu;
+    const state = vm.runState[vcpu];
     const mode = state === 'wait-for-sipi' ? 'wait-for-SIPI' : state === 'halted' ? 'halted' : (c.cr0 & 1) === 0 ? 'real' : (c.flags & 0x20000) !== 0 ? 'vm86' : (c.cr0 & 0x80000000) !== 0 ? 'paged' : 'protected';
-    const body: StateEventBody = { vcpu, mode, cpl: c.cpl, nonRoot: true, exitCount: rt.vm.stats.report().total, rip: c.eip >>> 0 };
+    const body: StateEventBody = { vcpu, mode, cpl: c.cpl, nonRoot: true, exitCount: vm.stats.report().total, rip: c.eip >>> 0 };
+    this.sendEvent(new Event(STATE_EVENT, body));
+  }
+
+  /** Under a software technique: the state of the vCPU as the guest believes it (no VM exits, no exit view). */
+  private publishSoftState(target: DebugTarget): void {
+    const vm = target.soft;
+    if (vm === null) return;
+    vm.syncCpl();
+    const mode = vm.v.halted ? 'halted' : vm.shadow.guestPaging ? 'paged' : 'protected';
+    const body: StateEventBody = { vcpu: 0, mode, cpl: vm.v.cpl, nonRoot: false, exitCount: 0, technique: vm.technique, traps: vm.stats.traps, rip: vm.cpu.eip >>> 0 };
     this.sendEvent(new Event(STATE_EVENT, body));
   }
 
@@ -545,10 +573,9 @@ export class HyperstepSession extends LoggingDebugSession {
       this.fail(response, ErrorIds.badArguments, `No stack frame ${JSON.stringify(frameId)}.`);
       return;
     }
-    // The VM-exit scope goes with every frame of the vCPU that exited, not only the exit frame:
-    // clients may not let the user select a frame presented as a label.
-    const exit = rt.lastStop?.exit?.vcpu === vcpu ? rt.lastStop.exit : undefined;
-    const sources = this.inspector.scopes(rt.vm, vcpu, exit, this.previous.get(vcpu));
+    // The VM-exit (hole, trap) scope goes with every frame of the vCPU that stopped there, not only its
+    // frame: clients may not let the user select a frame presented as a label.
+    const sources = this.inspector.scopes(rt.target, vcpu, rt.lastStop, this.previous.get(vcpu));
     response.body = { scopes: sources.map((s) => ({ name: s.name, presentationHint: s.hint, expensive: s.expensive, variablesReference: this.variables.addScope(s.build) })) };
     this.sendResponse(response);
   }
@@ -599,7 +626,7 @@ export class HyperstepSession extends LoggingDebugSession {
     const fmt = { hex: (args['format'] as DebugProtocol.ValueFormat | undefined)?.hex !== false };
     try {
       if (this.inspector.isCommand(text)) {
-        const r = this.inspector.evaluateCommand(rt.vm, vcpu, text, fmt);
+        const r = this.inspector.evaluateCommand(rt.target, vcpu, text, fmt);
         response.body = { result: r.result, variablesReference: r.node ? this.variables.addNode(r.node) : 0 };
       } else {
         const v = compileExpr(text).evaluate(rt.context(vcpu));
@@ -617,12 +644,13 @@ export class HyperstepSession extends LoggingDebugSession {
     const before = text.slice(0, Math.max(0, column - 1));
     let commands: string[] = [];
     try {
-      commands = this.inspector.completions(before);
+      commands = this.inspector.completions(before, this.runtime?.target);
     } catch {
       commands = [];
     }
     const word = /[A-Za-z_.][A-Za-z0-9_.]*$/.exec(before)?.[0] ?? '';
-    const names = word === '' ? [] : REGISTER_NAMES.filter((n) => n.startsWith(word.toLowerCase()) && n !== word);
+    const known = (this.runtime?.target.soft ?? null) !== null ? [...REGISTER_NAMES, ...VIRTUAL_REGISTER_NAMES] : REGISTER_NAMES;
+    const names = word === '' ? [] : known.filter((n) => n.startsWith(word.toLowerCase()) && n !== word);
     response.body = { targets: [...commands.map((label) => ({ label, start: 0, length: before.length })), ...names.map((label) => ({ label, type: 'variable' as const, start: column - 1 - word.length, length: word.length }))] };
     this.sendResponse(response);
   }
@@ -633,16 +661,15 @@ export class HyperstepSession extends LoggingDebugSession {
     const stop = rt.lastStop;
     const vcpu = this.vcpuOf(args);
     if (stop === null || stop.reason !== 'exception' || vcpu !== stop.vcpu) {
-      this.fail(response, ErrorIds.badArguments, 'The thread is not stopped at a VM exit.');
+      this.fail(response, ErrorIds.badArguments, `The thread is not stopped at ${rt.target.vtx !== null ? 'a VM exit' : 'a virtualization hole or a VMM trap'}.`);
       return;
     }
-    const e = stop.exit;
-    const details = e !== undefined ? exitDetails(e) : stop.vmStop?.message ?? stop.description;
+    const info = stop.event !== undefined ? eventExceptionInfo(stop.event) : undefined;
     response.body = {
-      exceptionId: e !== undefined ? `${e.reason & 0xffff} ${e.name}` : stop.filterId ?? 'vm-stop',
-      description: e !== undefined ? `VM exit ${e.reason & 0xffff} ${e.name}${e.summary ? ` — ${e.summary}` : ''}. ${e.why || ''}`.trim() : `${stop.description}: ${stop.vmStop?.message ?? ''}`,
+      exceptionId: info?.exceptionId ?? stop.filterId ?? 'vm-stop',
+      description: info?.description ?? `${stop.description}: ${stop.vmStop?.message ?? ''}`,
       breakMode: 'always',
-      details: { message: details, typeName: e !== undefined ? 'VM exit' : stop.description },
+      details: { message: info?.details ?? stop.vmStop?.message ?? stop.description, typeName: info?.typeName ?? stop.description },
     };
     this.sendResponse(response);
   }

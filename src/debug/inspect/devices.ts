@@ -2,7 +2,12 @@
 // them — COM1, the PIT channels, the virtio console with its rings, the
 // debug-exit port and port 0x61. Read from device snapshots and guest memory,
 // so looking never changes device state.
-import type { Vm } from '../../vmm/vtx/index';
+import type { PcPlatform } from '../../vmm/devices/platform';
+
+/** The VT-x VM or the software VMM: both have the PC platform's devices. */
+export interface HasPlatform {
+  readonly platform: PcPlatform | null;
+}
 import type { PitChannelState } from '../../vmm/devices/pit';
 import type { VirtioConsole, GuestMemoryAccess } from '../../vmm/devices/virtio/index';
 import type { FormatOptions, VarNode } from './node';
@@ -41,7 +46,7 @@ function bytesText(bytes: readonly number[]): string {
   return `${bytes.length} bytes "${shown}${bytes.length > 32 ? '…' : ''}"`;
 }
 
-function uartNode(vm: Vm, fmt: FormatOptions): VarNode | null {
+function uartNode(vm: HasPlatform, fmt: FormatOptions): VarNode | null {
   const p = vm.platform;
   if (p === null) return null;
   const u = p.uart.snapshot();
@@ -76,7 +81,7 @@ function pitCurrent(c: PitChannelState, now: number): number | null {
   return null;
 }
 
-function pitNode(vm: Vm, fmt: FormatOptions): VarNode | null {
+function pitNode(vm: HasPlatform, fmt: FormatOptions): VarNode | null {
   const p = vm.platform;
   if (p === null) return null;
   const s = p.pit.snapshot();
@@ -166,7 +171,7 @@ function virtqueueNode(v: VirtioConsole, index: number, fmt: FormatOptions): Var
   ]);
 }
 
-function virtioNode(vm: Vm, fmt: FormatOptions): VarNode | null {
+function virtioNode(vm: HasPlatform, fmt: FormatOptions): VarNode | null {
   const v = vm.platform?.virtio ?? null;
   if (v === null) return null;
   const s = v.state;
@@ -184,14 +189,14 @@ function virtioNode(vm: Vm, fmt: FormatOptions): VarNode | null {
   ]);
 }
 
-function debugExitNode(vm: Vm, fmt: FormatOptions): VarNode | null {
+function debugExitNode(vm: HasPlatform, fmt: FormatOptions): VarNode | null {
   const p = vm.platform;
   if (p === null) return null;
   const d = p.debugExit;
   return leaf(`debug exit (port ${hex(d.port)})`, d.value === null ? 'not written' : `wrote ${fmtNum(d.value, 8 * d.size, fmt)}: exit status ${fmtNum(d.exitCode ?? 0, 32, fmt)}`, { type: 'a write stops the VM with (value << 1) | 1' });
 }
 
-export function deviceNodes(vm: Vm, fmt: FormatOptions): VarNode[] {
+export function deviceNodes(vm: HasPlatform, fmt: FormatOptions): VarNode[] {
   if (vm.platform === null) return [leaf('platform', 'none (created with platform: false)')];
   return [uartNode(vm, fmt), pitNode(vm, fmt), virtioNode(vm, fmt), debugExitNode(vm, fmt)].filter((n): n is VarNode => n !== null);
 }

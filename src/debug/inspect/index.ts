@@ -1,7 +1,8 @@
 // What the user inspects while the VM is stopped, as VarNode trees the
 // session turns into DAP scopes and variables (docs/debugger-views.md).
 export type { VarNode, FormatOptions } from './node';
-export { registerNodes } from './registers';
+export { registerNodes, cpuRegisterNodes } from './registers';
+export type { GuestControlView } from './registers';
 export { vmcsNodes } from './vmcs';
 export { pageTableNodes } from './paging';
 export { interruptNodes } from './interrupts';

@@ -1,5 +1,6 @@
 // The Registers scope: the live guest state in the vCPU's CPU (while stopped,
-// the VMCS guest-state area holds only what the last VM exit saved).
+// the VMCS guest-state area holds only what the last VM exit saved). Under a
+// software technique it is the real processor the guest runs on, deprivileged.
 import type { Vm } from '../../vmm/vtx/index';
 import type { Cpu } from '../../x86/cpu/cpu';
 import type { SegReg } from '../../x86/cpu/segment';
@@ -59,7 +60,11 @@ function segList(cpu: Cpu): [string, SegReg][] {
 
 /** Every value the view shows, by key: what a stop snapshot keeps. */
 export function readRegisters(vm: Vm, vcpuIndex: number): Map<string, number | bigint> {
-  const c = vcpuOf(vm, vcpuIndex);
+  return readCpuRegisters(vcpuOf(vm, vcpuIndex));
+}
+
+/** readRegisters for a processor. */
+export function readCpuRegisters(c: Cpu): Map<string, number | bigint> {
   const m = new Map<string, number | bigint>();
   GPR.forEach((n, i) => m.set(n, c.r[i] >>> 0));
   m.set('EIP', c.eip >>> 0);
@@ -86,9 +91,19 @@ export function readRegisters(vm: Vm, vcpuIndex: number): Map<string, number | b
   return m;
 }
 
+/**
+ * What the guest reads from CR0, CR3 and CR4 where that differs from the
+ * real registers (VMCS read shadows and shadow paging; a software VMM's
+ * virtual CPU): each register gets a "guest view" child.
+ */
+export interface GuestControlView {
+  read(): { cr0: number; cr3: number; cr4: number };
+  /** The hover text of each guest value. */
+  notes: Readonly<Record<'cr0' | 'cr3' | 'cr4', string>>;
+}
+
 interface Ctx {
-  vm: Vm;
-  i: number;
+  guest?: GuestControlView;
   cpu: Cpu;
   fmt: FormatOptions;
   prev?: ReadonlyMap<string, number | bigint>;
@@ -188,15 +203,27 @@ function tableNode(ctx: Ctx, name: 'GDTR' | 'IDTR', t: () => { base: number; lim
   return node;
 }
 
-/** CR0/CR3/CR4 as the guest reads them: host-owned bits come from the read shadows, CR3 is virtual under shadow paging. */
-function guestView(ctx: Ctx, which: 'cr0' | 'cr3' | 'cr4'): VarNode {
-  const g = ctx.vm.memory.guestRegs(ctx.vm.vcpus[ctx.i]);
-  return leaf('guest view', fmtNum(g[which], 32, ctx.fmt), { type: which === 'cr3' ? 'virtual CR3 under shadow paging, else the real one' : 'the value MOV from CR reads: owned bits from the read shadow' });
+/** CR0/CR3/CR4 as the guest reads them. */
+function guestView(ctx: Ctx, which: 'cr0' | 'cr3' | 'cr4'): VarNode[] {
+  const g = ctx.guest;
+  return g === undefined ? [] : [leaf('guest view', fmtNum(g.read()[which], 32, ctx.fmt), { type: g.notes[which] })];
+}
+
+/** Under VT-x: host-owned bits come from the read shadows, CR3 is virtual under shadow paging. */
+function vtxGuestView(vm: Vm, vcpuIndex: number): GuestControlView {
+  return {
+    read: () => vm.memory.guestRegs(vm.vcpus[vcpuIndex]),
+    notes: { cr0: 'the value MOV from CR reads: owned bits from the read shadow', cr3: 'virtual CR3 under shadow paging, else the real one', cr4: 'the value MOV from CR reads: owned bits from the read shadow' },
+  };
 }
 
 export function registerNodes(vm: Vm, vcpuIndex: number, fmt: FormatOptions, previous?: unknown): VarNode[] {
-  const cpu = vcpuOf(vm, vcpuIndex);
-  const ctx: Ctx = { vm, i: vcpuIndex, cpu, fmt, prev: previousFor(previous, vcpuIndex)?.regs };
+  return cpuRegisterNodes(vcpuOf(vm, vcpuIndex), vcpuIndex, fmt, previous, vtxGuestView(vm, vcpuIndex));
+}
+
+/** The Registers scope of a processor; `guest` adds what the guest reads from the control registers. */
+export function cpuRegisterNodes(cpu: Cpu, vcpuIndex: number, fmt: FormatOptions, previous?: unknown, guest?: GuestControlView): VarNode[] {
+  const ctx: Ctx = { cpu, fmt, prev: previousFor(previous, vcpuIndex)?.regs, ...(guest !== undefined ? { guest } : {}) };
   const c = cpu;
   const out: VarNode[] = GPR.map((n, r) => regNode(ctx, n, n, 32, () => c.r[r] >>> 0, { write: (v) => { c.r[r] = v | 0; } }));
   out.push(regNode(ctx, 'EIP', 'EIP', 32, () => c.eip >>> 0, { write: (v) => { c.eip = v >>> 0; }, type: 'u32 (offset in CS)' }));
@@ -216,10 +243,10 @@ export function registerNodes(vm: Vm, vcpuIndex: number, fmt: FormatOptions, pre
     segmentNode(ctx, 'TR', c.tr, TABLE_REASON),
   ]));
   out.push(group('Control registers', `CR0=${fmtNum(c.cr0, 32, fmt)} CR3=${fmtNum(c.cr3, 32, fmt)} CR4=${fmtNum(c.cr4, 32, fmt)}`, () => [
-    regNode(ctx, 'CR0', 'CR0', 32, () => c.cr0 >>> 0, { fields: CR0_FIELDS, reason: CR_REASON, extra: () => [guestView(ctx, 'cr0')] }),
+    regNode(ctx, 'CR0', 'CR0', 32, () => c.cr0 >>> 0, { fields: CR0_FIELDS, reason: CR_REASON, extra: () => guestView(ctx, 'cr0') }),
     regNode(ctx, 'CR2', 'CR2', 32, () => c.cr2 >>> 0, { write: (v) => { c.cr2 = v >>> 0; }, type: 'u32 (page-fault linear address)' }),
-    regNode(ctx, 'CR3', 'CR3', 32, () => c.cr3 >>> 0, { fields: CR3_FIELDS, reason: CR_REASON, extra: () => [guestView(ctx, 'cr3')] }),
-    regNode(ctx, 'CR4', 'CR4', 32, () => c.cr4 >>> 0, { fields: CR4_FIELDS, reason: CR_REASON, extra: () => [guestView(ctx, 'cr4')] }),
+    regNode(ctx, 'CR3', 'CR3', 32, () => c.cr3 >>> 0, { fields: CR3_FIELDS, reason: CR_REASON, extra: () => guestView(ctx, 'cr3') }),
+    regNode(ctx, 'CR4', 'CR4', 32, () => c.cr4 >>> 0, { fields: CR4_FIELDS, reason: CR_REASON, extra: () => guestView(ctx, 'cr4') }),
   ]));
   out.push(group('Debug registers', `DR6=${fmtNum(c.dr[6], 32, fmt)} DR7=${fmtNum(c.dr[7], 32, fmt)}`, () => c.dr.map((_, n) =>
     regNode(ctx, `DR${n}`, `DR${n}`, 32, () => c.dr[n] >>> 0, {

@@ -1,8 +1,9 @@
 // What a stop remembers for the next one, so that the views can mark what
 // changed in between (registers and VMCS fields). Opaque to the session.
 import type { Vm } from '../../vmm/vtx/index';
+import type { Cpu } from '../../x86/cpu/cpu';
 import { VMCS_FIELDS } from '../../vmm/vmx/fields';
-import { readRegisters } from './registers';
+import { readCpuRegisters, readRegisters } from './registers';
 
 export interface StopSnapshot {
   readonly vcpu: number;
@@ -18,6 +19,13 @@ export function takeStopSnapshot(vm: Vm, vcpuIndex: number): StopSnapshot {
   const vmcs = new Map<string, bigint>();
   for (const f of VMCS_FIELDS) vmcs.set(f.name, vcpu.vmcs.getBig(f.name));
   return { vcpu: vcpuIndex, regs: readRegisters(vm, vcpuIndex), vmcs };
+}
+
+/** A processor's snapshot where there is no VMCS (a software technique), with more values by key (the virtual CPU's). */
+export function takeCpuSnapshot(cpu: Cpu, vcpuIndex: number, extra?: ReadonlyMap<string, number>): StopSnapshot {
+  const regs = readCpuRegisters(cpu);
+  for (const [k, v] of extra ?? []) regs.set(k, v);
+  return { vcpu: vcpuIndex, regs, vmcs: new Map() };
 }
 
 /** The snapshot when it belongs to this vCPU (a snapshot of another vCPU marks nothing). */
