@@ -5,6 +5,7 @@
 
 import { startSession, launch, nextStop, runAndStop, frames } from './harness';
 import type { DapClient, Message } from '../dapClient';
+import { SOFT_FILES } from '../softGuests';
 
 export interface Scenario {
   name: string;
@@ -78,6 +79,26 @@ export const SCENARIOS: Scenario[] = [
       await c.request('exceptionInfo', { threadId: 1 });
       await c.request('evaluate', { expression: 'vmcs.VM_EXIT_REASON', context: 'watch', frameId: f[0].id });
       await runAndStop(c, 'continue');
+      await c.event('terminated');
+      return c;
+    },
+  },
+  {
+    name: 'virtualization-hole',
+    description: 'trap-and-emulate with the virtualization-hole filter: the stop after the critical section\'s POPF, its frame, exceptionInfo, the hole and Virtual CPU scopes, the holes command, terminate',
+    run: async () => {
+      const c = startSession(SOFT_FILES);
+      await launch(c, { program: '/t/kernel.asm', technique: 'trap-and-emulate' }, { exceptionFilters: [{ filterId: 'virtualization-hole' }] });
+      await nextStop(c, 0);
+      await c.request('threads');
+      const f = await frames(c);
+      await c.request('exceptionInfo', { threadId: 1 });
+      const scopes = await c.request('scopes', { frameId: f[1].id });
+      for (const s of (scopes.body as { scopes: { name: string; variablesReference: number }[] }).scopes) {
+        if (s.name === 'Virtualization hole' || s.name === 'Virtual CPU') await c.request('variables', { variablesReference: s.variablesReference });
+      }
+      await c.request('evaluate', { expression: 'holes', context: 'repl', frameId: f[1].id });
+      await c.request('terminate');
       await c.event('terminated');
       return c;
     },
