@@ -111,6 +111,12 @@ export class ExitsModel {
     if (this.state) {
       parts.push(`vCPU ${this.state.vcpu} ${this.state.mode}`, `CPL ${this.state.cpl}`);
     }
+    const soft = this.softTechnique();
+    if (soft !== undefined) {
+      // A software technique has no VM exits: its traps into the VMM take their place.
+      parts.push(soft.technique, `${soft.traps} trap${soft.traps === 1 ? '' : 's'}`);
+      return `$(chip) ${parts.join(' · ')}`;
+    }
     const n = this.exitCount;
     parts.push(`${n} exit${n === 1 ? '' : 's'}`);
     return `$(chip) ${parts.join(' · ')}`;
@@ -119,13 +125,21 @@ export class ExitsModel {
   statusTooltip(): string {
     const s = this.state;
     const lines = ['Hyperstep guest'];
+    const soft = this.softTechnique();
     if (s) {
-      lines.push(`vCPU ${s.vcpu}: ${s.mode} mode, CPL ${s.cpl}, ${s.nonRoot ? 'VMX non-root' : 'VMX root'}`);
+      lines.push(`vCPU ${s.vcpu}: ${s.mode} mode, CPL ${s.cpl}, ${soft !== undefined ? `${soft.technique} (no VMX; the CPL the guest believes in)` : s.nonRoot ? 'VMX non-root' : 'VMX root'}`);
       if (s.rip !== undefined) lines.push(`RIP ${hex(s.rip, 8)}`);
       if (s.instructions !== undefined) lines.push(`${s.instructions} instructions`);
     }
-    lines.push(`${this.exitCount} VM exits`);
+    lines.push(soft !== undefined ? `${soft.traps} traps into the VMM` : `${this.exitCount} VM exits`);
     return lines.join('\n');
+  }
+
+  /** The software technique the latest state names (trap-and-emulate, …), with its trap count. */
+  private softTechnique(): { technique: string; traps: number } | undefined {
+    const s = this.state;
+    if (s === undefined || typeof s.technique !== 'string' || s.technique === 'vtx') return undefined;
+    return { technique: s.technique, traps: typeof s.traps === 'number' ? s.traps : 0 };
   }
 
   /** The view's tree: recent exits (newest first) and the statistics. */

@@ -160,6 +160,18 @@ test('status bar: mode, CPL and exit count while a hyperstep session runs', () =
   assert.equal(item.visible, false);
 });
 
+test('status bar under a software technique: the technique and its traps in place of VM exits', () => {
+  const { state, session, send, events } = setup();
+  const item = state.statusItems[0];
+  assert.ok(item);
+  events.startSession.fire(session);
+  send(STATE_EVENT, { vcpu: 0, mode: 'paged', cpl: 0, nonRoot: false, exitCount: 0, technique: 'trap-and-emulate', traps: 125, rip: 0x1010b });
+  assert.equal(item.text, '$(chip) vCPU 0 paged · CPL 0 · trap-and-emulate · 125 traps');
+  assert.match(item.tooltip ?? '', /CPL 0, trap-and-emulate \(no VMX; the CPL the guest believes in\)/);
+  assert.match(item.tooltip ?? '', /125 traps into the VMM/);
+  assert.doesNotMatch(item.tooltip ?? '', /VM exits|VMX root/);
+});
+
 test('a new session starts an empty view; Clear empties it; malformed events are ignored', () => {
   const { state, session, send, tree, events, view } = setup();
   send(EXIT_EVENT, exit(1));
