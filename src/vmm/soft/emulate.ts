@@ -10,12 +10,22 @@ import type { Instr, MemOperand } from '../../x86/decode/instr';
 import { ea, reader, writer } from '../../x86/cpu/operands';
 import type { IoBus } from '../../x86/devices/iobus';
 import { virtualFlags, EFLAGS_IF, EFLAGS_IOPL, type VirtualCpuState } from './vcpu-state';
-import type { GuestMemory } from './guest-memory';
+import type { GuestFault, GuestMemory } from './guest-memory';
+
+/**
+ * Where a #PF of the emulation happened: on the guest's own tables (the guest gets it, CR2 =
+ * `address`), or on the processor's, i.e. a shadow entry the VMM has not filled yet (the VMM
+ * fills it and emulates again, as the processor would have re-executed the instruction).
+ */
+export interface PageFaultAt {
+  address: number;
+  shadow: boolean;
+}
 
 export type EmulateResult =
   | { kind: 'done' }
   /** Not something the virtual kernel may do either: the guest gets this exception. */
-  | { kind: 'exception'; vector: number; errorCode: number }
+  | { kind: 'exception'; vector: number; errorCode: number; fault?: PageFaultAt }
   /** Beyond what the VMM emulates: the VM stops with this message. */
   | { kind: 'unsupported'; message: string };
 
@@ -72,7 +82,7 @@ export function emulate(h: EmulationHost, ins: Instr, len: number): EmulateResul
       case 'lgdt': case 'lidt': {
         const m = ins.operands[0] as MemOperand;
         const b = h.guest.read(linear(c, m), 6);
-        if (!(b instanceof Uint8Array)) return { kind: 'exception', vector: 14, errorCode: b.errorCode };
+        if (!(b instanceof Uint8Array)) return guestFault(b);
         const limit = b[0] | (b[1] << 8);
         let base = (b[2] | (b[3] << 8) | (b[4] << 16) | (b[5] << 24)) >>> 0;
         if (ins.opSize === 16) base &= 0xffffff;
@@ -86,7 +96,7 @@ export function emulate(h: EmulationHost, ins: Instr, len: number): EmulateResul
         const t = ins.mnemonic === 'sgdt' ? v.gdtr : v.idtr;
         const m = ins.operands[0] as MemOperand;
         const f = h.guest.write(linear(c, m), [t.limit & 0xff, t.limit >>> 8, t.base & 0xff, (t.base >>> 8) & 0xff, (t.base >>> 16) & 0xff, t.base >>> 24]);
-        if (f !== null) return { kind: 'exception', vector: 14, errorCode: f.errorCode };
+        if (f !== null) return guestFault(f);
         return advance();
       }
       case 'sldt': case 'str': {
@@ -161,10 +171,15 @@ export function emulate(h: EmulationHost, ins: Instr, len: number): EmulateResul
         return { kind: 'unsupported', message: `${ins.mnemonic} in the guest kernel is not emulated by the software VMM` };
     }
   } catch (e) {
-    if (e instanceof CpuFault) return { kind: 'exception', vector: e.vector, errorCode: e.code };
-    throw e;
+    if (!(e instanceof CpuFault)) throw e;
+    if (e.vector !== 14 || c.pendingFaultAddress < 0) return { kind: 'exception', vector: e.vector, errorCode: e.code };
+    const address = c.pendingFaultAddress >>> 0;
+    c.pendingFaultAddress = -1;
+    return { kind: 'exception', vector: 14, errorCode: e.code, fault: { address, shadow: true } };
   }
 }
+
+const guestFault = (f: GuestFault): EmulateResult => ({ kind: 'exception', vector: 14, errorCode: f.errorCode, fault: { address: f.address >>> 0, shadow: false } });
 
 /** POPF/IRET for the virtual kernel: arithmetic flags for real, IF and IOPL into the virtual CPU. */
 export function applyFlags(c: Cpu, v: VirtualCpuState, val: number, size: 2 | 4): void {
@@ -242,8 +257,8 @@ function ltr(h: EmulationHost, sel: number, advance: () => EmulateResult): Emula
   if ((sel & 0xfffc) === 0 || (sel & 4) !== 0 || (sel | 7) > v.gdtr.limit) return { kind: 'exception', vector: 13, errorCode: sel & 0xfffc };
   const at = (v.gdtr.base + (sel & 0xfff8)) >>> 0;
   const lo = guest.read32(at), hi = guest.read32(at + 4);
-  if (typeof lo !== 'number') return { kind: 'exception', vector: 14, errorCode: lo.errorCode };
-  if (typeof hi !== 'number') return { kind: 'exception', vector: 14, errorCode: hi.errorCode };
+  if (typeof lo !== 'number') return guestFault(lo);
+  if (typeof hi !== 'number') return guestFault(hi);
   const type = (hi >>> 8) & 0x1f;
   if (type !== 0x09) return { kind: 'exception', vector: 13, errorCode: sel & 0xfffc };
   if ((hi & 0x8000) === 0) return { kind: 'exception', vector: 11, errorCode: sel & 0xfffc };

@@ -12,6 +12,7 @@ import { ATTR_UNUSABLE } from '../../x86/cpu/segment';
 import type { Engine } from '../../x86/cpu/engine';
 import type { CpuIntercept, ExceptionContext, ExceptionKind } from '../../x86/cpu/intercept';
 import { decode } from '../../x86/decode/index';
+import type { Instr } from '../../x86/decode/instr';
 import { EXC_NAMES } from '../../x86/cpu/fault';
 import { PcPlatform } from '../devices/platform';
 import { HostAllocator } from '../memory';
@@ -270,7 +271,7 @@ export class SoftVm {
       const ins = this.instructionAt();
       if (ins !== null && this.emulates(ins.mnemonic, ins)) {
         this.trap(`#GP: ${ins.mnemonic}`, this.stats.emulationCost(ins.mnemonic));
-        this.finishEmulation(emulate(this.emulationHost(), ins, ins.length));
+        this.emulateInstruction(ins, ins.length);
         return true;
       }
     }
@@ -321,6 +322,37 @@ export class SoftVm {
     return ins.invalid !== undefined || ins.truncated === true ? null : ins;
   }
 
+  /**
+   * Emulates one guest instruction (trapped, or a translated callout). The
+   * emulation reads and writes the guest's stack through the processor, so it
+   * can meet a page the shadow tables do not map yet: the VMM fills the entry
+   * and emulates again, as the processor would have re-executed the
+   * instruction. A fault on the guest's own tables goes to the guest.
+   */
+  emulateInstruction(ins: Instr, length: number): void {
+    // One fill per page the instruction touches; an IRET to user mode reads at most two.
+    for (let fills = 0; ; fills++) {
+      const r = emulate(this.emulationHost(), ins, length);
+      if (r.kind !== 'exception' || r.fault === undefined || !r.fault.shadow || fills === 4) {
+        this.finishEmulation(r);
+        return;
+      }
+      const f = this.shadow.pageFault(this.cpu, r.fault.address, r.errorCode, this.v.cpl === 3);
+      if (f.kind === 'filled') {
+        this.trap('#PF: shadow fill', this.stats.costs.shadowFill);
+        continue;
+      }
+      if (f.kind === 'stop') {
+        this.trap('#PF: outside the guest', 0);
+        this.requestStop('error', f.message);
+        return;
+      }
+      this.trap('#PF: reflected', this.stats.costs.shadowFill + this.stats.costs.reflect);
+      this.finishEmulation({ kind: 'exception', vector: 14, errorCode: f.errorCode, fault: { address: r.fault.address, shadow: false } });
+      return;
+    }
+  }
+
   finishEmulation(r: EmulateResult): void {
     if (r.kind === 'done') {
       this.cpu.exitReq = true;
@@ -330,7 +362,10 @@ export class SoftVm {
       this.requestStop('error', `${r.message} (at ${hex(this.cpu.eip)})`);
       return;
     }
-    if (r.vector === 14) this.v.cr2 = this.cpu.pendingFaultAddress >= 0 ? this.cpu.pendingFaultAddress : this.v.cr2;
+    if (r.vector === 14 && r.fault !== undefined) {
+      this.v.cr2 = r.fault.address;
+      if (this.pv !== null) this.pv.faultAddress = r.fault.address;
+    }
     this.reflect(r.vector, hasErrorCode(r.vector) ? r.errorCode : -1, false, false);
   }
 

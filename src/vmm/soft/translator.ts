@@ -17,7 +17,6 @@ import type { StopInfo } from '../../x86/machine';
 import { CS, type Cpu } from '../../x86/cpu/cpu';
 import type { Instr } from '../../x86/decode/instr';
 import { formatInstr } from '../../x86/disasm/index';
-import { emulate } from './emulate';
 import type { SoftVm } from './soft-vm';
 
 export interface TranslatedInstr {
@@ -199,7 +198,7 @@ export class Translator {
       const call = block.instrs[idx];
       if (breakpointAt(call.address)) return atBreakpoint(call.address);
       vm.stats.callout(call.instr.mnemonic);
-      vm.finishEmulation(emulate(vm.emulationHost(), call.instr, call.length));
+      vm.emulateInstruction(call.instr, call.length);
       c.icount++;
       used++;
       passAt = -1;
