@@ -56,7 +56,7 @@ export const LAUNCH_ATTRIBUTES: readonly LaunchAttribute[] = [
   { name: 'program', type: 'string', required: true, default: '${file}', description: 'Guest program: a NASM .asm file (assembled on launch, with a source map for breakpoints and stepping) or a raw binary image.' },
   { name: 'vm', type: ['object', 'string'], description: 'The VM configuration (docs/vm-config.md): an inline object, or the path of a JSON file, relative to the program\'s folder unless absolute.' },
   { name: 'stopOnEntry', type: 'boolean', default: false, description: 'Stop at the first guest instruction.' },
-  { name: 'mode', type: 'string', enum: ['real', 'flat32'], default: 'real', description: 'Start in real mode (boot sector at 0x7C00) or in flat 32-bit protected mode at `org`. Overrides the VM configuration\'s entry mode. The software techniques run flat32 only (their default).' },
+  { name: 'mode', type: 'string', enum: ['real', 'flat32'], default: 'real', description: 'Start in real mode (boot sector at 0x7C00) or in flat 32-bit protected mode at `org`. Overrides the VM configuration\'s entry mode. Without it, as `hyperstep run` decides: flat32 for a source whose `org` is not 0x7C00 (or with `org` given), real mode otherwise. The software techniques run flat32 only (their default).' },
   { name: 'org', type: ['string', 'number'], description: 'Load and start address for flat32 mode (e.g. "0x1000").' },
   { name: 'rom', type: 'boolean', default: false, description: 'Boot the image as a BIOS ROM (not available under the VMM; kept so old configurations get a clear error).' },
   { name: 'maxInstructions', type: 'number', default: 100000000, description: 'Stop the guest after this many instructions in one run (continue, step).' },

@@ -11,7 +11,7 @@ import { SoftVm } from '../vmm/soft/index';
 import { formatConfigError, isSoftTechnique, parseVmConfig, toSoftVmOptions, toVmOptions, type ConfigError, type VmConfig } from '../vmm/config/index';
 import type { FileAccessor } from './fileAccessor';
 import type { GuestProgram } from './guestProgram';
-import { errorText } from './guestProgram';
+import { errorText, loadGuestProgram } from './guestProgram';
 import { LaunchError, type LaunchConfig } from './launchConfig';
 import type { GuestImage } from './runtime';
 import type { DebugTarget } from './target';
@@ -23,6 +23,11 @@ export const FLAT32_DEFAULT_ORG = 0x1000;
 
 const LAUNCH_SETTINGS = { mode: "'mode'", flat32: '"mode": "flat32"', org: "'org'" };
 
+/** An `org` that makes a source a flat32 guest when the launch does not say: anything but none, 0 and 0x7C00. */
+function isFlat32Origin(origin: number | undefined): boolean {
+  return origin !== undefined && origin !== 0 && origin !== 0x7c00;
+}
+
 /** The directory part of a path, with either separator. */
 function dirname(path: string): string {
   const i = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
@@ -30,7 +35,8 @@ function dirname(path: string): string {
 }
 
 function isAbsolute(path: string): boolean {
-  return path.startsWith('/') || /^[A-Za-z]:[\\/]/.test(path) || path.startsWith('\\\\');
+  // A URI (vscode-remote://…, file:///…) is absolute too; a scheme has two letters at least, a drive one.
+  return path.startsWith('/') || /^[A-Za-z]:[\\/]/.test(path) || path.startsWith('\\\\') || /^[A-Za-z][A-Za-z0-9+.-]+:\/\//.test(path);
 }
 
 /** The VM configuration JSON the launch asks for, before the overriding attributes are applied. */
@@ -95,7 +101,8 @@ export async function buildVm(files: FileAccessor, config: LaunchConfig, program
 
 export { collectConsole } from './targetVtx';
 
-export async function buildTarget(files: FileAccessor, config: LaunchConfig, program: GuestProgram): Promise<BuiltTarget> {
+export async function buildTarget(files: FileAccessor, config: LaunchConfig, loaded: GuestProgram): Promise<BuiltTarget> {
+  let program = loaded;
   if (config.mode === 'rom') throw new LaunchError("'rom': booting from the reset vector is not available under the VMM; use \"mode\": \"real\" or \"flat32\".");
   const { json, where } = await readVmConfig(files, config);
   const overridden = new Set<string>();
@@ -115,13 +122,16 @@ export async function buildTarget(files: FileAccessor, config: LaunchConfig, pro
   const soft = isSoftTechnique(technique);
   if (soft && config.paging === 'ept') throw new LaunchError(`'paging': "ept" cannot apply under ${technique}: without VT-x there is no second-level translation, and the software techniques always keep shadow page tables (docs/techniques.md). Use "shadow" or leave 'paging' out.`);
   const givenEntry = typeof json['entry'] === 'object' && json['entry'] !== null ? (json['entry'] as Record<string, unknown>) : undefined;
-  // A software technique runs a flat32 kernel: that is its default, and "real" is an error below.
-  const byDefault = soft ? 'flat32' : config.mode === 'flat32' ? 'flat32' : 'real';
+  // A software technique runs a flat32 kernel: that is its default, and "real" is an error below. Otherwise,
+  // as `hyperstep run` decides: a source with an `org` other than 0x7C00 (or an 'org' given) is a flat32 guest.
+  const byDefault = soft || config.mode === 'flat32' || config.org !== undefined || isFlat32Origin(program.origin) ? 'flat32' : 'real';
   const mode: 'real' | 'flat32' = config.modeGiven === true ? (config.mode === 'flat32' ? 'flat32' : 'real') : givenEntry?.['mode'] === undefined ? byDefault : givenEntry['mode'] === 'flat32' ? 'flat32' : 'real';
   json['entry'] = { ...(givenEntry ?? {}), mode };
   if (config.modeGiven === true) overridden.add('entry');
   const parsed = parseVmConfig(json);
   if ('errors' in parsed) throw configProblem(parsed.errors, where, overridden);
+  // Assembled as a boot sector (16-bit) before the mode was known: assemble it again for flat32.
+  if (mode === 'flat32' && program.fromSource && program.bits === 16 && config.modeGiven !== true) program = await loadGuestProgram(files, { ...config, mode: 'flat32' });
   const maker = soft ? softMaker(parsed.config, program, where, overridden) : vtxMaker(parsed.config, program, mode, where, overridden);
 
   // The load address, checked with the bare machine's rules and messages.

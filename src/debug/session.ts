@@ -369,7 +369,8 @@ export class HyperstepSession extends LoggingDebugSession {
     const post = rt.target.postCodes;
     if (post.length > 0) this.output(`POST codes (port 0x80): ${post.map((c) => hex(c, 2)).join(' ')}\n`, 'console');
     const cs = rt.target.cpu(0).seg[1].selector;
-    this.output(describeEnd(outcome.vmStop, outcome.instructions, cs) + '\n', isFailure(outcome.vmStop) ? 'stderr' : 'console');
+    const debugExit = (rt.target.vtx?.platform ?? rt.target.soft?.platform)?.debugExit.value ?? null;
+    this.output(describeEnd(outcome.vmStop, outcome.instructions, cs) + '\n', isFailure(outcome.vmStop, debugExit) ? 'stderr' : 'console');
     this.publishView(0);
     this.terminate();
   }
@@ -738,8 +739,13 @@ export class HyperstepSession extends LoggingDebugSession {
 
 const hex = (n: number, digits: number): string => (n >>> 0).toString(16).toUpperCase().padStart(digits, '0');
 
-function isFailure(stop: VmStop): boolean {
-  return stop.reason === 'triple-fault' || stop.reason === 'error' || stop.reason === 'limit' || stop.reason === 'unhandled-exit' || (stop.reason === 'shutdown' && stop.code !== undefined && stop.code !== 0);
+/**
+ * A stop the user should see as a failure. A debug-exit shutdown counts the value the guest wrote
+ * (0 is success), not the status (value << 1) | 1 the stop reports, as `hyperstep run` does.
+ */
+export function isFailure(stop: Pick<VmStop, 'reason' | 'code'>, debugExitValue: number | null = null): boolean {
+  if (stop.reason === 'shutdown') return debugExitValue !== null ? debugExitValue !== 0 : stop.code !== undefined && stop.code !== 0;
+  return stop.reason === 'triple-fault' || stop.reason === 'error' || stop.reason === 'limit' || stop.reason === 'unhandled-exit';
 }
 
 /** One line saying how the guest ended, for the debug console. */

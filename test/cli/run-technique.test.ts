@@ -65,8 +65,8 @@ test('a VM configuration names the technique; --technique overrides it; what nee
   const e = cli('run', PV, '--vm', smp);
   assert.equal(e.code, 1);
   assert.match(e.stderr, /smp\.vm\.json: vcpus: the software techniques run one vCPU/);
-  // Without the debug-exit port (a configuration's default) the kernel's final write goes nowhere and it halts.
-  const quiet = file('quiet.vm.json', JSON.stringify({ technique: 'binary-translation', memory: { sizeMiB: 16 } }));
+  // The debug-exit port is on by default; without it the kernel's final write goes nowhere and it halts.
+  const quiet = file('quiet.vm.json', JSON.stringify({ technique: 'binary-translation', memory: { sizeMiB: 16 }, devices: { debugExit: { enabled: false } } }));
   const q = cli('run', KERNEL, '--vm', quiet);
   assert.match(q.stdout, /stopped: hlt/);
 });

@@ -59,7 +59,8 @@ export const DEFAULTS = {
   uart: { enabled: true, port: 0x3f8, irq: 4 },
   pit: { enabled: true },
   pic: { enabled: true },
-  debugExit: { enabled: false, port: 0x501 },
+  // On, as on the VM `hyperstep run` builds without a configuration: a guest that powers off does so under either.
+  debugExit: { enabled: true, port: 0x501 },
   virtioConsole: { enabled: false, port: 0xc000, irq: 5 },
   costModelName: 'custom',
   costPerExit: 0,

@@ -117,8 +117,8 @@ test('settings createVm cannot apply yet are listed, not dropped silently', () =
   const o = options({ memory: { slots: { vga: { kind: 'mmio', base: '0xFEC00000', size: '0x1000' } } }, devices: { pit: { enabled: false }, pic: { enabled: false } } });
   assert.equal(o.notApplied.length, 1);
   assert.match(o.notApplied[0], /^devices: the PC platform is attached whole; pit, pic cannot be left out/);
-  assert.deepEqual(o.options.platform, { debugExitPort: 0x501, debugExit: false });
-  const none = options({ devices: { uart: { enabled: false }, pit: { enabled: false }, pic: { enabled: false } } });
+  assert.deepEqual(o.options.platform, { debugExitPort: 0x501, debugExit: true });
+  const none = options({ devices: { uart: { enabled: false }, pit: { enabled: false }, pic: { enabled: false }, debugExit: { enabled: false } } });
   assert.deepEqual(none.notApplied, []);
   assert.equal(none.options.platform, false);
 });
@@ -168,7 +168,7 @@ test('vcpus, pcpus and sliceInstructions reach createVm; left out, the VM picks 
 test('devices.virtioConsole attaches the virtio console beside the platform', () => {
   const o = options({ devices: { virtioConsole: { enabled: true, port: '0xD000', irq: 11 } } });
   assert.deepEqual(o.notApplied, []);
-  assert.deepEqual(o.options.platform, { debugExitPort: 0x501, debugExit: false, virtioConsole: { port: 0xd000, irq: 11 } });
+  assert.deepEqual(o.options.platform, { debugExitPort: 0x501, debugExit: true, virtioConsole: { port: 0xd000, irq: 11 } });
   const bad = parseVmConfig({ devices: { virtioConsole: { enabled: true, irq: 4 } } });
   assert.ok('errors' in bad);
   assert.match(bad.errors.map((e) => `${e.path}: ${e.message}`).join('\n'), /devices\.virtioConsole\.irq: IRQ 4 is already the UART's/);

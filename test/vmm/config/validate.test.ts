@@ -30,7 +30,7 @@ test('{} is the default VM: one vCPU, EPT, VT-x, KVM-like exception bitmap and C
   assert.equal(c.controls.cr0.readShadow, undefined);
   assert.deepEqual(c.controls.cr3Targets, []);
   assert.equal(c.controls.tscOffset, 0n);
-  assert.deepEqual(c.devices, { uart: { enabled: true, port: 0x3f8, irq: 4 }, pit: { enabled: true }, pic: { enabled: true }, debugExit: { enabled: false, port: 0x501 }, virtioConsole: { enabled: false, port: 0xc000, irq: 5 } });
+  assert.deepEqual(c.devices, { uart: { enabled: true, port: 0x3f8, irq: 4 }, pit: { enabled: true }, pic: { enabled: true }, debugExit: { enabled: true, port: 0x501 }, virtioConsole: { enabled: false, port: 0xc000, irq: 5 } });
   assert.equal(c.costModel, undefined);
   assert.deepEqual(c.entry, { mode: 'flat32', org: 0x1000 });
 });
