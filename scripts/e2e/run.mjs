@@ -11,7 +11,10 @@
 // failure) the server's logs are in test-results/e2e/. docs/testing-editor.md
 // describes every step.
 //
-//   node scripts/e2e/run.mjs [--only ui,suite,web] [--keep-state]
+//   node scripts/e2e/run.mjs [--only ui,suite,web] [--keep-state] [--update-screenshots]
+//
+// --update-screenshots also copies the two screenshots the README shows to
+// media/screenshots (a plain run leaves the working tree as it was).
 //
 // The run happens in a child process that leads its own process group; this
 // process waits for it and then stops that group and code-server's (SIGTERM,
@@ -143,7 +146,7 @@ async function main() {
       const page = browser.pages()[0] ?? (await browser.newPage());
       currentPage = page;
       recordConsole(page, pageConsole);
-      const ui = await runUiTest({ page, server, workspace: uiWorkspace, artifacts: ARTIFACTS_DIR, readmeScreenshots: README_SCREENSHOTS_DIR });
+      const ui = await runUiTest({ page, server, workspace: uiWorkspace, artifacts: ARTIFACTS_DIR, readmeScreenshots: process.argv.includes('--update-screenshots') ? README_SCREENSHOTS_DIR : undefined });
       summary.ui = ui;
       await page.close();
       currentPage = undefined;

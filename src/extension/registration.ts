@@ -54,6 +54,19 @@ export function workspaceFileAccessor(vscode: VscodeApi): FileAccessor {
   };
 }
 
+/**
+ * In a workspace that is not on disk (vscode.dev, a browser connected to a remote), launch
+ * variables expand to bare paths. The session would report its sources by those paths, which
+ * the workbench then looks for on a local disk it does not have: a bare absolute `program` or
+ * `vm` becomes the workspace folder's URI with that path, so sources, breakpoints and files all
+ * go by URI.
+ */
+export function withWorkspaceUris<T extends Record<string, unknown>>(folder: Pick<vscodeApi.WorkspaceFolder, 'uri'> | undefined, config: T): T {
+  if (folder === undefined || folder.uri.scheme === 'file') return config;
+  const map = (v: unknown): unknown => (typeof v === 'string' && v.startsWith('/') && !v.startsWith('//') ? folder.uri.with({ path: v }).toString() : v);
+  return { ...config, program: map(config['program']), ...(config['vm'] !== undefined ? { vm: map(config['vm']) } : {}) };
+}
+
 export interface RegistrationOptions {
   /** Debounce of live diagnostics after an edit, in ms. */
   diagnosticsDelayMs?: number;
@@ -92,10 +105,10 @@ export function registerHyperstep(
       return result.config as vscodeApi.DebugConfiguration;
     },
     // After ${file} and friends are substituted: the values the session will get.
-    resolveDebugConfigurationWithSubstitutedVariables(_folder, config) {
+    resolveDebugConfigurationWithSubstitutedVariables(folder, config) {
       const problem = launchConfigurationProblem(config);
       if (problem) return refuse(`Launch configuration "${config.name}": ${problem}`);
-      return config;
+      return withWorkspaceUris(folder ?? vscode.workspace.workspaceFolders?.[0], config);
     },
   };
 

@@ -69,6 +69,11 @@ export async function run(): Promise<void> {
         figure('webLaunchToExitStopMs', Number((performance.now() - launched).toFixed(1)));
         const report = await readIoExitStop(session, stop);
         say(`    VM_EXIT_REASON = ${report.vmExitReason}; EXIT_QUALIFICATION = ${report.exitQualification}`);
+        // The guest frame's source goes by the workspace's URI, so the workbench can open it here.
+        const trace = (await session.customRequest('stackTrace', { threadId: stop.threadId ?? 1 })) as { stackFrames: { source?: { path?: string } }[] };
+        const path = trace.stackFrames.find((f) => f.source?.path !== undefined)?.source?.path ?? '';
+        if (!path.startsWith(`${folder.uri.scheme}://`)) throw new Error(`the guest frame's source is "${path}", not a ${folder.uri.scheme}: URI the workbench can open`);
+        say(`    source: ${path}`);
       }),
     ];
     ok.push(await check('the session ends when stopped', () => stopAll()));
