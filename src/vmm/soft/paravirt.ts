@@ -17,7 +17,7 @@ export const PV_HYPERCALLS = [
 /** IO_WRITE and IO_READ: the device model's work comes on top of the hypercall. */
 const IO_HYPERCALLS: ReadonlySet<number> = new Set([PV_HYPERCALLS.indexOf('IO_WRITE'), PV_HYPERCALLS.indexOf('IO_READ')]);
 
-const EINVAL = -22, ENOSYS = -38, EPERM = -1;
+const EINVAL = -22, ENOSYS = -38;
 const CONSOLE_MAX = 4096;
 
 interface TrapEntry { cs: number; offset: number; dpl: number; masks: boolean }
@@ -58,7 +58,6 @@ export class Paravirt {
     const extra = vm.stats.costs.hypercall + (IO_HYPERCALLS.has(nr) ? vm.stats.costs.ioDevice : 0);
     vm.trap(`hypercall: ${name}`, extra);
     vm.stats.hypercall(name, vm.stats.costs.trapRoundTrip + extra);
-    if (vm.v.cpl !== 0) { c.r[0] = EPERM; return; }
     const ebx = c.r[3] >>> 0, ecx = c.r[1] >>> 0, edx = c.r[2] >>> 0;
     const ret = (v: number): void => { c.r[0] = v | 0; };
     switch (nr) {
