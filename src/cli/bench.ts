@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { assemble, formatDiagnostic } from '../x86/asm/index';
 import { Machine, type StopInfo } from '../x86/machine';
+import { techniquesBench } from './bench-techniques';
 import { readTextFile } from './program';
 import { createVm, type VmOptions, type VmStop } from '../vmm/vtx/index';
 import { defaultCostModel } from '../vmm/cost/index';
@@ -196,6 +197,7 @@ async function main(): Promise<void> {
   }
   if (!only || only.includes('vm-exits-cpuid')) console.log(JSON.stringify(vmExitsBench(dir, quick)));
   if (!only || only.includes('shadow-vs-ept')) console.log(JSON.stringify(shadowVsEptBench(dir, quick)));
+  if (!only || only.includes('techniques')) console.log(JSON.stringify(techniquesBench(quick)));
   const adapter = join(__dirname, 'adapter.js');
   for (const line of await dapBenchLines({ quick, only, adapterPath: existsSync(adapter) ? adapter : undefined })) console.log(JSON.stringify(line));
 }
