@@ -5,20 +5,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import Module, { createRequire } from 'node:module';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { fakeVscode } from './fakeVscode';
+import { withVscodeModule } from './vscodeModule';
 
 const bundle = resolve('dist/extension.js');
 
 test('dist/extension.js activates and registers what package.json declares', { skip: existsSync(bundle) ? false : 'dist/extension.js is not built (npm run build)' }, () => {
   const fake = fakeVscode();
-  const loader = Module as unknown as { _load(request: string, ...rest: unknown[]): unknown };
-  const original = loader._load;
-  loader._load = function (request: string, ...rest: unknown[]) {
-    return request === 'vscode' ? fake.api : original.call(this, request, ...rest);
-  };
-  try {
+  withVscodeModule(fake.api, () => {
     const ext = createRequire(import.meta.url)(bundle) as { activate(context: { subscriptions: { dispose(): unknown }[] }): void; deactivate(): void };
     const subscriptions: { dispose(): unknown }[] = [];
     ext.activate({ subscriptions });
@@ -29,7 +25,5 @@ test('dist/extension.js activates and registers what package.json declares', { s
     assert.equal(fake.state.symbolProviders.length + fake.state.definitionProviders.length + fake.state.hoverProviders.length, 3);
     for (const s of subscriptions) s.dispose();
     ext.deactivate();
-  } finally {
-    loader._load = original;
-  }
+  });
 });

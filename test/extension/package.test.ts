@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readZip, type ZipFile } from './vsix';
 import { fakeVscode, FakeUri } from './fakeVscode';
+import { withVscodeModule } from './vscodeModule';
 import { EXAMPLES } from '../../src/extension/examples';
 import { buildHarness, REPO, runInWorkerLikeContext } from './web/host';
 
@@ -190,12 +191,7 @@ test('the bundles hold no source maps and are minified', { skip }, () => {
 test('the packaged desktop bundle activates against the stand-in API and registers what package.json declares', { skip }, (t) => {
   skipUnlessBuilt();
   const fake = fakeVscode();
-  const loader = Module as unknown as { _load(request: string, ...rest: unknown[]): unknown };
-  const original = loader._load;
-  loader._load = function (request: string, ...rest: unknown[]) {
-    return request === 'vscode' ? fake.api : original.call(this, request, ...rest);
-  };
-  try {
+  withVscodeModule(fake.api, () => {
     const m = new Module(join(dir, 'extension.js')) as Module & { _compile(code: string, filename: string): void; exports: { activate(c: unknown): void; deactivate(): void } };
     m.paths = [];
     const t0 = performance.now();
@@ -210,9 +206,7 @@ test('the packaged desktop bundle activates against the stand-in API and registe
     assert.ok(fake.state.trackerFactories.has('hyperstep'));
     for (const s of subscriptions) s.dispose();
     m.exports.deactivate();
-  } finally {
-    loader._load = original;
-  }
+  });
 });
 
 test('the packaged browser bundle debugs examples/demo/vmm-tour.asm to a VM exit with only a Web Worker\'s globals', { skip }, async (t) => {
