@@ -32,9 +32,13 @@ import { disassembleAround, parseMemoryReference, readMemoryResponse, writeMemor
 import { REGISTER_NAMES, VIRTUAL_REGISTER_NAMES } from './runtimeState';
 import type { DebugTarget } from './target';
 import type { VmExit, VmStop } from '../vmm/vtx/index';
-import { EXIT_EVENT, STATE_EVENT, STATS_EVENT, type ExitBatchEventBody, type ExitEventBody, type StateEventBody, type StatsEventBody } from './protocol';
+import type { SoftTrap } from '../vmm/soft/index';
+import {
+  EXIT_EVENT, SOFT_STATS_EVENT, STATE_EVENT, STATS_EVENT, TRAP_EVENT,
+  type ExitBatchEventBody, type ExitEventBody, type HoleEventBody, type SoftStatsEventBody, type SourceLocation, type StateEventBody, type StatsEventBody, type TrapBatchEventBody, type TrapEventBody,
+} from './protocol';
 
-/** Exits the Hyperstep view receives per stop at most (the newest). */
+/** Exits (under a software technique: traps, and holes) the Hyperstep view receives per stop at most (the newest). */
 const VIEW_EXITS = 200;
 
 /** Error ids in DAP error responses. */
@@ -59,6 +63,9 @@ export class HyperstepSession extends LoggingDebugSession {
   private runtime: Runtime | undefined;
   /** Exits since the previous stop, for the Hyperstep view. */
   private viewExits: VmExit[] = [];
+  /** Under a software technique: traps into the VMM and holes since the previous stop, for the Hyperstep view. */
+  private viewTraps: SoftTrap[] = [];
+  private viewHoles: HoleEventBody[] = [];
   private launchConfig: LaunchConfig | undefined;
   private launchArgs: Record<string, unknown> | undefined;
   private loading: Promise<void> | undefined;
@@ -249,6 +256,20 @@ export class HyperstepSession extends LoggingDebugSession {
       this.viewExits.push(e);
       if (this.viewExits.length > 2 * VIEW_EXITS) this.viewExits.splice(0, this.viewExits.length - VIEW_EXITS);
     });
+    // Under a software technique, its traps and holes in their place (kept the same way, sent at stops).
+    this.viewTraps = [];
+    this.viewHoles = [];
+    const soft = target.soft;
+    if (soft !== null) {
+      soft.events.on('trap', (t) => {
+        this.viewTraps.push(t);
+        if (this.viewTraps.length > 2 * VIEW_EXITS) this.viewTraps.splice(0, this.viewTraps.length - VIEW_EXITS);
+      });
+      soft.events.on('hole', (h) => {
+        this.viewHoles.push({ ...h, sequence: soft.holes.length });
+        if (this.viewHoles.length > 2 * VIEW_EXITS) this.viewHoles.splice(0, this.viewHoles.length - VIEW_EXITS);
+      });
+    }
     this.runtime = runtime;
     this.launchConfig = config;
     this.previous.clear();
@@ -402,7 +423,8 @@ export class HyperstepSession extends LoggingDebugSession {
   /**
    * The custom events of the Hyperstep view and status bar (protocol.ts): the
    * exits since the previous stop with their source lines, the statistics,
-   * and the state of the vCPU the stop is about.
+   * and the state of the vCPU the stop is about; under a software technique
+   * the traps and holes and the VMM's statistics in their place.
    */
   private publishView(vcpu: number): void {
     const rt = this.runtime;
@@ -429,10 +451,27 @@ export class HyperstepSession extends LoggingDebugSession {
     this.sendEvent(new Event(STATE_EVENT, body));
   }
 
-  /** Under a software technique: the state of the vCPU as the guest believes it (no VM exits, no exit view). */
+  /**
+   * Under a software technique: the traps into the VMM and the holes since the
+   * previous stop with their source lines, the VMM's statistics, and the state
+   * of the vCPU as the guest believes it.
+   */
   private publishSoftState(target: DebugTarget): void {
     const vm = target.soft;
-    if (vm === null) return;
+    const rt = this.runtime;
+    if (vm === null || rt === undefined) return;
+    // Trap and hole addresses are linear (CS.base + EIP), as the source map's.
+    const sourceOf = (linear: number): { source: SourceLocation } | Record<string, never> => {
+      const entry = rt.image.sourceMap?.lookup(linear);
+      const onLine = entry !== undefined && linear < entry.address + Math.max(1, entry.length);
+      return onLine ? { source: { path: entry.file, line: entry.line, column: Math.max(1, entry.column) } } : {};
+    };
+    const traps = this.viewTraps.slice(-VIEW_EXITS).map((t): TrapEventBody => ({ ...t, ...sourceOf(t.rip) }));
+    const holes = this.viewHoles.slice(-VIEW_EXITS).map((h): HoleEventBody => ({ ...h, ...sourceOf(h.rip) }));
+    this.viewTraps = [];
+    this.viewHoles = [];
+    if (traps.length > 0 || holes.length > 0) this.sendEvent(new Event(TRAP_EVENT, { technique: vm.technique, traps, holes } satisfies TrapBatchEventBody));
+    this.sendEvent(new Event(SOFT_STATS_EVENT, { technique: vm.technique, ...vm.stats.report() } satisfies SoftStatsEventBody));
     vm.syncCpl();
     const mode = vm.v.halted ? 'halted' : vm.shadow.guestPaging ? 'paged' : 'protected';
     const body: StateEventBody = { vcpu: 0, mode, cpl: vm.v.cpl, nonRoot: false, exitCount: 0, technique: vm.technique, traps: vm.stats.traps, rip: vm.cpu.eip >>> 0 };

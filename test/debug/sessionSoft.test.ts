@@ -3,13 +3,15 @@
 // filters, the thread and frames of a stop there, the Registers, Virtual CPU
 // and Technique scopes, the console commands, breakpoints and stepping where
 // the VMM traps or translates, memory in the three address spaces, pause
-// and restart, and that VT-x has no holes.
+// and restart, that VT-x has no holes, and the Hyperstep view's trap batches
+// and VMM statistics.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { startSession, launch, nextStop, runAndStop, frames, topLine, evaluate, value } from './transcripts/harness';
 import type { DapClient } from './dapClient';
 import { EXPECTED_CONSOLE, SOFT_FILES, lineOf } from './softGuests';
+import { EXIT_EVENT, SOFT_STATS_EVENT, STATE_EVENT, STATS_EVENT, TRAP_EVENT, type SoftStatsEventBody, type StateEventBody, type TrapBatchEventBody } from '../../src/debug/protocol';
 
 const KERNEL = { program: '/t/kernel.asm' };
 const POPF_LINE = lineOf(SOFT_FILES, '/t/kernel.asm', 'popfd ');
@@ -338,5 +340,113 @@ describe('the technique in the VM configuration, and VT-x', () => {
     assert.match(holes.message ?? '', /^'holes' is about the software techniques .*under VT-x, where every sensitive instruction exits/);
     assert.equal(await runAndStop(c, 'continue'), undefined);
     assert.equal(c.events('stopped').length, 1);
+  });
+});
+
+describe('the Hyperstep view under a software technique', () => {
+  const trapBatches = (c: DapClient): TrapBatchEventBody[] => c.events(TRAP_EVENT).map((e) => e.body as TrapBatchEventBody);
+  const softStats = (c: DapClient): SoftStatsEventBody[] => c.events(SOFT_STATS_EVENT).map((e) => e.body as SoftStatsEventBody);
+
+  test('trap-and-emulate: each stop sends the traps since the previous one with their source lines, then the statistics and the state', async () => {
+    const c = startSession(SOFT_FILES);
+    await launch(c, { program: '/s/soft.asm', technique: 'trap-and-emulate', stopOnEntry: true }, { breakpoints: { '/s/soft.asm': [{ line: 7 }] } });
+    assert.equal((await nextStop(c, 0))?.body.reason, 'entry');
+    // At entry nothing has trapped yet: statistics, but no batch.
+    assert.equal(trapBatches(c).length, 0);
+    assert.equal(softStats(c).length, 1);
+    assert.equal(softStats(c)[0]?.technique, 'trap-and-emulate');
+    assert.equal(softStats(c)[0]?.traps, 0);
+    assert.equal(c.events(EXIT_EVENT).length + c.events(STATS_EVENT).length, 0, 'no VM exits, no exit statistics');
+
+    assert.equal((await runAndStop(c, 'continue'))?.body.reason, 'breakpoint');
+    const [first] = trapBatches(c);
+    assert.ok(first, 'a trap batch at the breakpoint');
+    assert.equal(first.technique, 'trap-and-emulate');
+    const cli = first.traps.filter((t) => t.key === '#GP: cli');
+    assert.equal(cli.length, 1);
+    assert.deepEqual({ ...cli[0], cycles: undefined }, { vcpu: 0, seq: cli[0]?.seq, key: '#GP: cli', rip: 0x100b, cycles: undefined, source: { path: '/s/soft.asm', line: 6, column: 9 } });
+    assert.ok((cli[0]?.cycles ?? 0) > 0, 'modelled cycles');
+    assert.deepEqual(first.holes, []);
+    const stats = softStats(c)[1];
+    assert.ok(stats, 'the VMM statistics at the breakpoint');
+    assert.equal(stats.byKind.find((k) => k.key === '#GP: cli')?.count, 1);
+    assert.equal(stats.traps, first.traps.length);
+    assert.equal(stats.trapCycles, first.traps.reduce((s, t) => s + t.cycles, 0));
+    // The order at a stop: the batch, the statistics, the state, then `stopped`.
+    const names = c.received.map((m) => (m as { event?: string }).event).filter((e) => e !== undefined && e !== 'output');
+    const last = names.lastIndexOf('stopped');
+    assert.deepEqual(names.slice(last - 3, last + 1), [TRAP_EVENT, SOFT_STATS_EVENT, STATE_EVENT, 'stopped']);
+    const state = c.events(STATE_EVENT).at(-1)?.body as StateEventBody;
+    assert.equal(state.traps, stats.traps);
+
+    // The next stop sends only what trapped since: the second CLI.
+    await runAndStop(c, 'continue');
+    const second = trapBatches(c)[1];
+    assert.ok(second, 'a trap batch at the second stop');
+    assert.deepEqual(second.traps.map((t) => [t.key, t.source?.line]), [['#GP: cli', 6]]);
+    assert.ok((second.traps[0]?.seq ?? 0) > (cli[0]?.seq ?? 0), 'newer traps');
+    assert.equal(softStats(c)[2]?.byKind.find((k) => k.key === '#GP: cli')?.count, 2);
+    await c.request('terminate');
+  });
+
+  test('the example kernel: the holes and shadow fills with their kernel lines, one batch per stop, each trap once', async () => {
+    const c = startSession(SOFT_FILES);
+    await launch(c, { ...KERNEL, technique: 'trap-and-emulate' }, { exceptionFilters: [HOLE] });
+    await nextStop(c, 0);
+    const [batch] = trapBatches(c);
+    assert.ok(batch, 'a batch at the hole');
+    assert.equal(batch.holes.length, 1);
+    assert.deepEqual([batch.holes[0]?.sequence, batch.holes[0]?.instruction, batch.holes[0]?.source?.path, batch.holes[0]?.source?.line], [1, 'popf', '/t/kernel.asm', POPF_LINE]);
+    assert.match(batch.holes[0]?.saw ?? '', /^virtual IF=0/);
+    const fills = batch.traps.filter((t) => t.key === '#PF: shadow fill');
+    assert.ok(fills.length > 0, 'shadow fills before the hole');
+    // The kernel and its includes: every fill's instruction has a line.
+    assert.ok(fills.every((t) => /^\/t\/.*\.(asm|inc)$/.test(t.source?.path ?? '') && (t.source?.line ?? 0) > 0), 'each shadow fill has its kernel line');
+    assert.ok(fills.some((t) => t.source?.path === '/t/kernel.asm'), 'fills in kernel.asm');
+    assert.equal(softStats(c)[0]?.holes, 1);
+    // Run to the end: each stop and the end send one batch of at most 200 traps, the newest.
+    let stops = 1;
+    while ((await runAndStop(c, 'continue')) !== undefined) stops++;
+    const batches = trapBatches(c);
+    assert.ok(batches.length <= stops + 1, `${batches.length} batches for ${stops} stops and the end`);
+    assert.ok(batches.every((b) => b.traps.length <= 200 && b.holes.length <= 200), 'at most 200 of each');
+    const final = softStats(c).at(-1);
+    assert.ok(final, 'the statistics at the end');
+    // Fewer than 200 between two holes: every trap reaches the view once, in order.
+    const seqs = batches.flatMap((b) => b.traps.map((t) => t.seq));
+    assert.deepEqual(seqs, Array.from({ length: final.traps }, (_, i) => i + 1));
+    assert.equal(final.holes, batches.reduce((s, b) => s + b.holes.length, 0));
+  });
+
+  test('binary translation and paravirt: translation, callouts and hypercalls in the statistics', async () => {
+    const bt = startSession(SOFT_FILES);
+    await launch(bt, { program: '/s/soft.asm', technique: 'binary-translation' }, { breakpoints: { '/s/soft.asm': [{ line: 9 }] } });
+    await nextStop(bt, 0);
+    const s = softStats(bt)[0];
+    assert.equal(s?.technique, 'binary-translation');
+    assert.ok((s?.translation.blocks ?? 0) > 0, 'translated blocks');
+    assert.equal(s?.byKind.find((k) => k.key === 'callout: cli')?.count, 3);
+    assert.ok(trapBatches(bt).every((b) => b.traps.every((t) => !t.key.startsWith('callout'))), 'a callout is no trap');
+    await bt.request('terminate');
+
+    const pv = startSession(SOFT_FILES);
+    await launch(pv, { program: '/t/kernel-pv.asm', technique: 'paravirt' }, { functionBreakpoints: ['print_summary'] });
+    await nextStop(pv, 0);
+    const p = softStats(pv)[0];
+    assert.equal(p?.hypercalls.find((h) => h.key === 'IRQ_DISABLE')?.count, 101);
+    const batch = trapBatches(pv)[0];
+    assert.ok(batch && batch.traps.length === 200, 'capped at 200');
+    assert.equal(batch.traps.at(-1)?.seq, p?.traps, 'the newest 200');
+    assert.ok(batch.traps.some((t) => t.key === 'hypercall: IRQ_DISABLE' && t.source?.path === '/t/kernel-pv.asm'), 'IRQ_DISABLE hypercalls with their lines');
+    await pv.request('terminate');
+  });
+
+  test('under VT-x no trap or VMM statistics events', async () => {
+    const c = startSession(SOFT_FILES);
+    await launch(c, { program: '/s/soft.asm', mode: 'flat32', stopOnEntry: true });
+    await nextStop(c, 0);
+    await runAndStop(c, 'continue');
+    assert.equal(c.events(TRAP_EVENT).length + c.events(SOFT_STATS_EVENT).length, 0);
+    assert.ok(c.events(STATS_EVENT).length > 0, 'exit statistics under VT-x');
   });
 });

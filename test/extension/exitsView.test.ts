@@ -1,12 +1,16 @@
 // The Hyperstep view and the status bar, driven by a sequence of the
-// session's custom events through the stand-in vscode API.
+// session's custom events through the stand-in vscode API: VM exits under
+// VT-x, traps, holes and the VMM's statistics under a software technique.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fakeVscode, type TreeItem, type Range } from './fakeVscode';
 import { registerExitsView, ExitsTreeProvider, EXITS_VIEW, REVEAL_EXIT_COMMAND, CLEAR_EXITS_COMMAND } from '../../src/extension/exitsView';
 import { ExitsModel, RECENT_EXITS, type TreeRow } from '../../src/extension/exitsModel';
-import { EXIT_EVENT, STATE_EVENT, STATS_EVENT, type ExitEventBody, type StatsEventBody } from '../../src/debug/protocol';
+import {
+  EXIT_EVENT, SOFT_STATS_EVENT, STATE_EVENT, STATS_EVENT, TRAP_EVENT,
+  type ExitEventBody, type HoleEventBody, type SoftStatsEventBody, type StatsEventBody, type TrapBatchEventBody, type TrapEventBody,
+} from '../../src/debug/protocol';
 
 function exit(sequence: number, over: Partial<ExitEventBody> = {}): ExitEventBody {
   return {
@@ -226,4 +230,157 @@ test('an exit event with only the essential fields still makes a row', () => {
   assert.equal(row?.label, '#4 HLT');
   assert.equal(row?.description, 'vCPU 0 · RIP 0x00007C10');
   assert.deepEqual(row?.children?.map((c) => `${c.label}: ${c.description}`), ['reason: 12 HLT']);
+});
+
+const SOFT_STATS: SoftStatsEventBody = {
+  technique: 'trap-and-emulate', model: 'soft-default', traps: 4, trapCycles: 5000,
+  byKind: [
+    { key: '#PF: shadow fill', count: 2, cycles: 2800 },
+    { key: '#GP: cli', count: 1, cycles: 1100 },
+    { key: 'interrupt: vector 0x20', count: 1, cycles: 1100 },
+  ],
+  holes: 1,
+  translation: { blocks: 0, instructions: 0, callouts: 0, chained: 0, lookups: 0, invalidations: 0, cycles: 0 },
+  hypercalls: [], rootSwitches: { count: 0, cycles: 0 }, vmmCycles: 5000,
+};
+
+function trap(seq: number, key: string, rip: number, over: Partial<TrapEventBody> = {}): TrapEventBody {
+  return { vcpu: 0, seq, key, rip, cycles: key.startsWith('#PF') ? 1400 : 1100, ...over };
+}
+
+const POPF_HOLE: HoleEventBody = {
+  vcpu: 0, sequence: 1, rip: 0x1010a, length: 1, instruction: 'popf',
+  saw: 'virtual IF=0 IOPL=0 kept', expected: 'IF=1 IOPL=0 from the popped 0x00000202', why: 'POPF in ring 1 does not trap',
+};
+
+test('under a software technique the view lists the traps and holes, the VMM statistics, and says which technique', async () => {
+  const { state, session, send, tree, events } = setup();
+  const view = state.treeViews.get(EXITS_VIEW);
+  assert.ok(view, 'the view is a tree view');
+  events.startSession.fire(session);
+  assert.equal(view.description, undefined);
+  send(TRAP_EVENT, {
+    technique: 'trap-and-emulate',
+    traps: [trap(1, '#PF: shadow fill', 0x10000, { source: { path: '/w/boot.asm', line: 2, column: 1 } }), trap(2, '#PF: shadow fill', 0x10011)],
+    holes: [],
+  } satisfies TrapBatchEventBody);
+  send(TRAP_EVENT, {
+    technique: 'trap-and-emulate',
+    traps: [trap(3, '#GP: cli', 0x1000b, { source: { path: '/w/boot.asm', line: 3 } }), trap(4, 'interrupt: vector 0x20', 0x10020)],
+    holes: [POPF_HOLE],
+  } satisfies TrapBatchEventBody);
+  send(SOFT_STATS_EVENT, SOFT_STATS);
+  send(STATE_EVENT, { vcpu: 0, mode: 'paged', cpl: 0, nonRoot: false, exitCount: 0, technique: 'trap-and-emulate', traps: 4 });
+  assert.equal(view.description, 'trap-and-emulate · traps into the VMM');
+  assert.deepEqual(render(tree), [
+    'Traps into the VMM — 4',
+    '  #4 interrupt: vector 0x20 — vCPU 0 · RIP 0x00010020 · 1100 cycles',
+    '    kind — interrupt',
+    '    detail — vector 0x20',
+    '    modelled cycles — 1100',
+    '  #3 #GP: cli — vCPU 0 · RIP 0x0001000B · 1100 cycles',
+    '    kind — #GP',
+    '    detail — cli',
+    '    modelled cycles — 1100',
+    '    source — /w/boot.asm:3',
+    '  #2 #PF: shadow fill — vCPU 0 · RIP 0x00010011 · 1400 cycles',
+    '    kind — #PF',
+    '    detail — shadow fill',
+    '    modelled cycles — 1400',
+    '  #1 #PF: shadow fill — vCPU 0 · RIP 0x00010000 · 1400 cycles',
+    '    kind — #PF',
+    '    detail — shadow fill',
+    '    modelled cycles — 1400',
+    '    source — /w/boot.asm:2',
+    'Virtualization holes — 1',
+    '  #1 popf — vCPU 0 · RIP 0x0001010A · saw virtual IF=0 IOPL=0 kept',
+    '    the guest saw — virtual IF=0 IOPL=0 kept',
+    '    it expected — IF=1 IOPL=0 from the popped 0x00000202',
+    '    why — POPF in ring 1 does not trap',
+    '    instruction length — 1',
+    'VMM statistics — 4 traps, 5000 cycles',
+    '  #PF: shadow fill — 2 (50.0%) · time 56.0% · avg 1400 cycles',
+    '  #GP: cli — 1 (25.0%) · time 22.0% · avg 1100 cycles',
+    '  interrupt: vector 0x20 — 1 (25.0%) · time 22.0% · avg 1100 cycles',
+    '  Virtualization holes — 1',
+    '  VMM modelled time — 5000 cycles (soft-default)',
+  ]);
+  // The roots are expanded; the rows reveal their places.
+  const [traps, holes, stats] = tree.getChildren();
+  assert.ok(traps && holes && stats, 'three roots');
+  assert.deepEqual([traps, holes, stats].map((r) => tree.getTreeItem(r).collapsibleState), [2, 2, 2]);
+  const cli = tree.getTreeItem(tree.getChildren(traps)[1] as TreeRow);
+  assert.equal(cli.command?.command, REVEAL_EXIT_COMMAND);
+  assert.equal(cli.command?.title, 'Show Trap Location');
+  const reveal = state.commands.get(REVEAL_EXIT_COMMAND);
+  assert.ok(reveal, 'the reveal command');
+  await reveal(...(cli.command?.arguments ?? []));
+  assert.equal(state.shown[0]?.document.fileName, '/w/boot.asm');
+  assert.equal((state.shown[0]?.selection as Range).start.line, 2);
+  // A hole without a source line: the disassembly around it, the hole's instruction selected.
+  state.activeDebugSession = {
+    ...session,
+    customRequest: () => Promise.resolve({ instructions: [{ address: '0x00010109', instruction: 'cli' }, { address: '0x0001010A', instruction: 'popf' }, { address: '0x0001010B', instruction: 'ret' }] }),
+  };
+  const hole = tree.getTreeItem(tree.getChildren(holes)[0] as TreeRow);
+  assert.equal(hole.command?.title, 'Show Hole Location');
+  await reveal(...(hole.command?.arguments ?? []));
+  const shown = state.shown[1];
+  assert.ok(shown, 'the disassembly is shown');
+  const text = shown.document.getText().split('\n');
+  assert.equal(text[0], '; virtualization hole #1: popf on vCPU 0 at 0x1010A');
+  assert.equal(text[(shown.selection as Range).start.line], `    ${'popf'.padEnd(32)}; 0x0001010A  <- hole`);
+  state.activeDebugSession = undefined;
+  await reveal(tree.getChildren(traps)[0]?.exit);
+  assert.match(state.infos[0] ?? '', /^Trap #4 \(interrupt: vector 0x20\) at 0x10020 has no source line\.$/);
+  // The context key keeps the view visible; a new session empties it and forgets the technique.
+  assert.ok(state.executed.some((e) => e.command === 'setContext' && e.args.join('=') === 'hyperstep.hasExits=true'), 'the context key');
+  events.startSession.fire(session);
+  assert.equal(view.description, undefined);
+  assert.deepEqual(render(tree), ['VM exits — 0', 'Exit statistics — at the next stop']);
+  send(STATS_EVENT, STATS);
+  assert.equal(view.description, 'VT-x · VM exits');
+});
+
+test('binary translation and paravirt statistics: the translator with its callouts, the hypercalls; only the newest traps are kept', () => {
+  const model = new ExitsModel();
+  assert.equal(model.accept(SOFT_STATS_EVENT, {
+    ...SOFT_STATS, technique: 'binary-translation', traps: 1, trapCycles: 1400,
+    byKind: [{ key: 'callout: cli', count: 3, cycles: 1020 }, { key: '#PF: shadow fill', count: 1, cycles: 1400 }, { key: 'callout: popf', count: 1, cycles: 340 }],
+    holes: 0, translation: { blocks: 5, instructions: 20, callouts: 4, chained: 7, lookups: 3, invalidations: 0, cycles: 5450 },
+  } satisfies SoftStatsEventBody), true);
+  const text = (rows: TreeRow[], depth = 0): string[] => rows.flatMap((r) => [`${'  '.repeat(depth)}${r.label}${r.description ? ` — ${r.description}` : ''}`, ...text(r.children ?? [], depth + 1)]);
+  assert.deepEqual(text(model.rows().slice(2)), [
+    'VMM statistics — 1 traps, 1400 cycles',
+    '  #PF: shadow fill — 1 (100.0%) · time 100.0% · avg 1400 cycles',
+    '  Virtualization holes — 0',
+    '  Binary translation — 5 blocks, 4 callouts, 5450 cycles',
+    '    translated blocks — 5 (20 instructions)',
+    '    chained transitions — 7',
+    '    cache lookups — 3',
+    '    invalidations — 0',
+    '    callouts — 4',
+    '      cli — 3 (75.0%) · time 75.0% · avg 340 cycles',
+    '      popf — 1 (25.0%) · time 25.0% · avg 340 cycles',
+    '  VMM modelled time — 5000 cycles (soft-default)',
+  ]);
+  const pv = new ExitsModel();
+  pv.accept(SOFT_STATS_EVENT, {
+    ...SOFT_STATS, technique: 'paravirt', holes: 0,
+    hypercalls: [{ key: 'IRQ_DISABLE', count: 3, cycles: 3150 }, { key: 'CONSOLE_WRITE', count: 1, cycles: 1050 }],
+  } satisfies SoftStatsEventBody);
+  const pvRows = text(pv.rows());
+  assert.ok(pvRows.includes('Virtualization holes — none under paravirt'), pvRows.join('\n'));
+  const at = pvRows.indexOf('  Hypercalls — 4 calls, 4200 cycles');
+  assert.ok(at > 0, pvRows.join('\n'));
+  assert.deepEqual(pvRows.slice(at + 1, at + 3), ['    IRQ_DISABLE — 3 (75.0%) · time 75.0% · avg 1050 cycles', '    CONSOLE_WRITE — 1 (25.0%) · time 25.0% · avg 1050 cycles']);
+  // Recent traps are capped like exits; malformed batches are refused.
+  const many = new ExitsModel();
+  for (let i = 1; i <= RECENT_EXITS + 30; i++) many.accept(TRAP_EVENT, { technique: 'paravirt', traps: [trap(i, 'hypercall: IRQ_DISABLE', 0x1000)], holes: [] });
+  assert.equal(many.recentTraps.length, RECENT_EXITS);
+  assert.equal(many.recentTraps[0]?.seq, 31);
+  assert.equal(many.rows()[0]?.description, `last ${RECENT_EXITS} of ${RECENT_EXITS + 30}`);
+  assert.equal(many.accept(TRAP_EVENT, { traps: [trap(1, '#GP: cli', 0)], holes: [] }), false);
+  assert.equal(many.accept(TRAP_EVENT, { technique: 'paravirt', traps: [{ seq: 'x' }], holes: [] }), false);
+  assert.equal(many.accept(SOFT_STATS_EVENT, { traps: 1 }), false);
 });

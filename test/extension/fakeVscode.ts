@@ -187,6 +187,8 @@ export function fakeVscode(files: Record<string, string> = {}) {
     definitionProviders: [] as Provider[],
     hoverProviders: [] as Provider[],
     treeProviders: new Map<string, Provider>(),
+    /** Views made with createTreeView, by id: what the extension set on them. */
+    treeViews: new Map<string, { title?: string; description?: string; message?: string }>(),
     contentProviders: new Map<string, { provideTextDocumentContent(uri: FakeUri): string }>(),
     statusItems: [] as FakeStatusBarItem[],
   };
@@ -300,6 +302,17 @@ export function fakeVscode(files: Record<string, string> = {}) {
       registerTreeDataProvider(id: string, p: Provider) {
         state.treeProviders.set(id, p);
         return disposable;
+      },
+      createTreeView(id: string, options: { treeDataProvider: Provider }) {
+        state.treeProviders.set(id, options.treeDataProvider);
+        const view: { title?: string; description?: string; message?: string; visible: boolean; dispose(): void } = {
+          visible: true,
+          dispose() {
+            state.treeViews.delete(id);
+          },
+        };
+        state.treeViews.set(id, view);
+        return view;
       },
       createStatusBarItem(id: string) {
         const item: FakeStatusBarItem = {
