@@ -3,21 +3,13 @@ import assert from 'node:assert/strict';
 import { pageTableNodes, evaluateCommand } from '../../../src/debug/inspect/index';
 import type { Vm } from '../../../src/vmm/vtx/index';
 import { child, kids, runTo, HEXFMT } from './helpers';
-import { PAGE_TABLES } from '../../vmm/memory/guests';
+import { PAGE_TABLES, PAGING_ON } from '../../vmm/memory/guests';
 
 // Page directory at 0x10000: PDE 0 → page table 0x12000 identity-mapping 0-4 MiB,
 // PDE 1 a 4 MiB page → 0x800000; PDE 0x300 → page table 0x11000 whose PTE 2 maps
 // 0xC0002000 → 0x302000. Paging on, one read through the 4 MiB page, then HLT.
 const PAGING = `${PAGE_TABLES}  mov dword [0x11008], 0x302005
-  mov eax, cr4
-  or eax, 0x10
-  mov cr4, eax
-  mov eax, 0x10000
-  mov cr3, eax
-  mov eax, cr0
-  or eax, 0x80000000
-  mov cr0, eax
-  mov eax, [0x401000]
+${PAGING_ON}  mov eax, [0x401000]
   mov eax, [0xC0002000]
   hlt
 `;

@@ -43,11 +43,8 @@ fill:
   mov dword [0x10000 + 0x300*4], 0x11007
 `;
 
-export const PAGING_GUEST = `${PAGE_TABLES}  mov dword [0x11000], 0x300003
-  mov dword [0x11008], 0x302005
-  mov dword [0x300120], 0xdeadbeef
-  mov dword [0x302000], 0x5eed
-  mov eax, cr4
+/** CR4.PSE on, CR3 = 0x10000 (the directory the guests here build), then CR0.PG on. */
+export const PAGING_ON = `  mov eax, cr4
   or eax, 0x10
   mov cr4, eax
   mov eax, 0x10000
@@ -55,7 +52,13 @@ export const PAGING_GUEST = `${PAGE_TABLES}  mov dword [0x11000], 0x300003
   mov eax, cr0
   or eax, 0x80000000
   mov cr0, eax
-  mov eax, [0xC0000120]
+`;
+
+export const PAGING_GUEST = `${PAGE_TABLES}  mov dword [0x11000], 0x300003
+  mov dword [0x11008], 0x302005
+  mov dword [0x300120], 0xdeadbeef
+  mov dword [0x302000], 0x5eed
+${PAGING_ON}  mov eax, [0xC0000120]
   mov dword [0xC0000124], 0x12345678
   mov ebx, [0xC0002000]
   mov esi, 0x3f8

@@ -10,18 +10,8 @@ import { join } from 'node:path';
 import { createVm, type Vm, type VmExit, type VmOptions } from '../../../src/vmm/vtx/index';
 import { traceHash } from '../../../src/vmm/sched/index';
 import { assemble } from '../../../src/x86/asm/index';
-import { build } from '../vtx/guest';
+import { build, START_AP } from '../vtx/guest';
 import { EXAMPLES } from '../examples/trace';
-
-/** vCPU 0 starts vCPU 1 at `ap` with its stack at 0x70000, then goes on at `bsp`. */
-const START_AP = `
-  mov eax, 4
-  mov ebx, 1
-  mov ecx, ap
-  mov edx, 0x70000
-  vmcall
-  jmp bsp
-`;
 
 interface Run { vm: Vm; exits: VmExit[]; text: string }
 

@@ -112,3 +112,13 @@ bsp:
   cli
   hlt
 `;
+
+/** vCPU 0 starts vCPU 1 at `ap` (START_VCPU hypercall, stack 0x70000), then goes on at `bsp`. */
+export const START_AP = `
+  mov eax, 4
+  mov ebx, 1
+  mov ecx, ap
+  mov edx, 0x70000
+  vmcall
+  jmp bsp
+`;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createVm, type VmExit } from '../../../src/vmm/vtx/index';
 import { decodeEptp } from '../../../src/vmm/memory/index';
 import { build, runGuest, IDT, IDENTITY_PAGING_4M } from './guest';
+import { PAGING_ON } from '../memory/guests';
 
 const SHUTDOWN = '  mov eax, 3\n  xor ebx, ebx\n  vmcall\n';
 const MiB = 1 << 20;
@@ -58,15 +59,7 @@ start:
   rep stosd
   mov dword [0x10000], 0x83          ; 0-4 MiB: a 4 MiB identity page
   mov dword [0x10010], 0xA00003      ; 16-20 MiB: page table at 0xA00000
-  mov eax, cr4
-  or eax, 0x10
-  mov cr4, eax
-  mov eax, 0x10000
-  mov cr3, eax
-  mov eax, cr0
-  or eax, 0x80000000
-  mov cr0, eax
-  mov eax, [0x1003008]
+${PAGING_ON}  mov eax, [0x1003008]
 ${SHUTDOWN}`;
 }
 

@@ -7,23 +7,13 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createVm, type Vm, type VmExit, type VmStop, type VmOptions } from '../../../src/vmm/vtx/index';
 import { assembleExample, discoverExamples, exampleOptions, MAX_INSTRUCTIONS } from '../examples/trace';
-import { build } from './guest';
+import { build, START_AP } from './guest';
 
 const GENU = 0x756e6547; // CPUID leaf 0 EBX: "Genu"
 
 function vmOf(source: string, options: Partial<VmOptions> = {}): Vm {
   return createVm({ image: build(source), ...options });
 }
-
-/** vCPU 0 starts vCPU 1 at `ap` (stack 0x70000), then goes on at `bsp`. */
-const START_AP = `
-  mov eax, 4
-  mov ebx, 1
-  mov ecx, ap
-  mov edx, 0x70000
-  vmcall
-  jmp bsp
-`;
 
 describe('vm.requestPause', () => {
   test('asked at a CPUID exit: the run stops at the next instruction, with the registers the handler wrote', () => {
