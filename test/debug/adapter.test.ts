@@ -4,15 +4,13 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { HyperstepSession } from '../../src/debug/session';
-import { memoryFileAccessor } from '../../src/debug/fileAccessor';
+import { startSession } from './transcripts/harness';
 import { DapClient } from './dapClient';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -107,13 +105,7 @@ empty:  dw 0
 };
 
 function startInProcess(): DapClient {
-  const toAdapter = new PassThrough();
-  const fromAdapter = new PassThrough();
-  const session = new HyperstepSession(memoryFileAccessor(files));
-  // As a server the session never exits the process on disconnect.
-  session.setRunAsServer(true);
-  session.start(toAdapter, fromAdapter);
-  return new DapClient(toAdapter, fromAdapter);
+  return startSession(files);
 }
 
 /** initialize, launch, configurationDone; resolves with the launch response. */

@@ -148,6 +148,11 @@ test('without an argument it asks which example; with no folder open it copies i
   assert.deepEqual(fake.state.executed.at(-1), { command: 'vscode.openFolder', args: [copy] });
   fake.state.openDialog = undefined;
   assert.equal(await run('hyperstep.openExample', 'exceptions'), undefined, 'cancelling the folder choice copies nothing');
+  const written = fake.state.written.size;
+  fake.state.quickPick = () => undefined;
+  assert.equal(await run('hyperstep.openExample'), undefined, 'dismissing the example list copies nothing');
+  assert.equal(await run('hyperstep.debugExample'), false, 'nor does Debug Example Guest start anything');
+  assert.equal(fake.state.written.size, written);
   dispose();
 });
 
