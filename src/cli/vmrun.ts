@@ -3,7 +3,7 @@
 // as it happens and the statistics at the end.
 import { readFileSync } from 'node:fs';
 import { Machine } from '../x86/machine';
-import { createVm, exitRegisterNote, formatExitLine, type Vm, type VmExit, type VmOptions, type VmStop } from '../vmm/vtx/index';
+import { collectConsole, createVm, exitRegisterNote, formatExitLine, type Vm, type VmExit, type VmOptions, type VmStop } from '../vmm/vtx/index';
 import { formatConfigError, parseVmConfig, toVmOptions, type VmConfig } from '../vmm/config/index';
 import { InputError, type LoadedProgram } from './program';
 import { loadOnto } from './run';
@@ -83,10 +83,6 @@ export interface VmRunOutcome {
   console: string;
 }
 
-type CapturedPort = 'com1' | 'e9' | 'lpt1';
-const CAPTURED_PORTS: readonly CapturedPort[] = ['com1', 'e9', 'lpt1'];
-/** `output` event sources of the I/O handler (handlers.ts) → the machine's console capture they also land in. */
-const PORT_SOURCES: Readonly<Record<string, CapturedPort>> = { 'port 3F8h': 'com1', 'port E9h': 'e9', 'port 378h': 'lpt1' };
 
 /** The load address under the VMM, checked with the same rules (and messages) as the bare machine. */
 function loadAddress(program: LoadedProgram, mode: 'real' | 'flat32', org: number | undefined): number {
@@ -101,39 +97,17 @@ export function runUnderVmm(program: LoadedProgram, opts: VmRunOptions): VmRunOu
   const at = loadAddress(program, opts.mode, opts.org);
   const base = opts.vmConfig?.options ?? {};
   const vm = createVm({ ...base, image: program.bytes, mode: opts.mode, ...(opts.mode === 'flat32' ? { org: at } : { org: undefined }) });
-  // Console text in order. The I/O handler reports single-byte OUTs to the console ports and the
-  // hypercall reports its writes, but string I/O (REP OUTSB) is carried out by the CPU on the
-  // machine's bus: those bytes are found in the machine's console capture at the next exit or
-  // slice end, before anything else can have been written.
+  // Console text in order: the VM's output events and the string I/O only the machine's capture sees.
   const text: string[] = [];
-  const emit = (t: string): void => {
+  const syncCapture = collectConsole(vm, (_source, bytes) => {
+    const t = String.fromCharCode(...bytes);
     text.push(t);
     opts.onOutput?.(t);
-  };
-  const capture = vm.bus === vm.machine.io ? vm.machine.console : undefined;
-  const reported: Record<CapturedPort, number> = { com1: 0, e9: 0, lpt1: 0 };
-  const syncCapture = (): void => {
-    if (capture === undefined) return;
-    for (const port of CAPTURED_PORTS) {
-      const all = capture[port];
-      if (all.length > reported[port]) {
-        let t = '';
-        for (let i = reported[port]; i < all.length; i++) t += String.fromCharCode(all[i]);
-        emit(t);
-        reported[port] = all.length;
-      }
-    }
-  };
-  vm.events.on('output', (o) => {
-    const port = PORT_SOURCES[o.source];
-    if (port !== undefined) reported[port] += o.bytes.length;
-    emit(o.text);
   });
   const exits: VmExit[] = [];
   let exitCount = 0;
   let truncated = false;
   vm.events.on('exit', (e) => {
-    syncCapture();
     exitCount++;
     if (opts.keepExits) {
       if (exits.length < (opts.exitCap ?? MAX_JSON_EXITS)) exits.push(e);

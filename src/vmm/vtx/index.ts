@@ -4,6 +4,7 @@ export type { VmOptions, VmStop, VmEvents, VmSnapshot, VcpuRunState, PendingSign
 export { SMP_HANDLERS, startupState } from './smp';
 export type { SmpControl } from './smp';
 export { Vcpu } from './vcpu';
+export { collectConsole } from './console';
 export type { ExitAction, ExitSink, VmStopReason } from './vcpu';
 export type { VmExit, ExitRequest } from './exit-info';
 export { memoryOperandInfo, descriptorTableInfo, vmxInstructionInfo } from './exit-info';
